@@ -61,7 +61,7 @@ build() { # module dir, output name, package, ldflags
   if [ -x "$bin/$out" ]; then return 0; fi
   log "building $out from $pkg"
   local start=$SECONDS
-  (cd "$dir" && go build -trimpath -o "$bin/.$out.tmp" -ldflags "-s -w $ldflags" "$pkg")
+  (cd "$dir" && go build -o "$bin/.$out.tmp" -ldflags "-s -w $ldflags" "$pkg")
   mv "$bin/.$out.tmp" "$bin/$out"
   log "built $out in $((SECONDS - start))s"
 }

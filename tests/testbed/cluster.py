@@ -298,11 +298,17 @@ class TestCluster:
         if token:
             context = ssl.create_default_context(cafile=str(self.ca.cert_path))
             request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310
-                status, payload = response.status, response.read()
-        except urllib.error.HTTPError as err:
-            status, payload = err.code, err.read()
+        # Like every Kubernetes client, honour 429 + Retry-After (e.g. a new CRD's storage warming up).
+        for _attempt in range(20):
+            try:
+                with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310
+                    status, payload = response.status, response.read()
+            except urllib.error.HTTPError as err:
+                status, payload = err.code, err.read()
+                if status == 429:
+                    time.sleep(min(float(err.headers.get("Retry-After") or 1), 2))
+                    continue
+            break
         try:
             parsed = json.loads(payload) if payload else None
         except ValueError:
