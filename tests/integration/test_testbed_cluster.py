@@ -31,6 +31,10 @@ def _retarget_images(manifest_text: str, marker: str) -> str:
     return yaml.safe_dump_all(docs)
 
 
+def _resource_versions(kubectl_json: str) -> dict:
+    return {(i["kind"], i["metadata"]["name"]): i["metadata"]["resourceVersion"] for i in json.loads(kubectl_json)["items"]}
+
+
 def test_reports_real_versions(cluster, testbed_bin):
     assert cluster.version().startswith("v1.")
     kubectl = cluster.kubectl("version", "-o", "json")
@@ -64,9 +68,7 @@ def test_upstream_manifest_applies_server_side_and_reapplies_unchanged(cluster, 
     before = cluster.kubectl("get", "-f", str(manifest), "-o", "json").stdout
     _server_side_apply(cluster, manifest)
     after = cluster.kubectl("get", "-f", str(manifest), "-o", "json").stdout
-    versions = lambda text: {(i["kind"], i["metadata"]["name"]): i["metadata"]["resourceVersion"]  # noqa: E731
-                             for i in json.loads(text)["items"]}
-    assert versions(before) == versions(after)
+    assert _resource_versions(before) == _resource_versions(after)
 
     # calico-node becomes ready on every simulated node; kube-controllers is available.
     status = cluster.wait_daemonset_ready("kube-system", "calico-node", timeout=120)

@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: Apache-2.0
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stands in for the pip bootstrap script that ansible-test downloads (a host this CI cannot reach).
 
 ansible-test runs it inside each fresh sanity venv with get-pip's arguments, e.g.
@@ -18,9 +18,11 @@ GET_PIP_ONLY_FLAGS = ("--no-setuptools", "--no-wheel")
 
 
 def main():
-    if os.environ.get("PIP_CONFIG_FILE") == "/dev/null":
-        del os.environ["PIP_CONFIG_FILE"]
     ensurepip.bootstrap(upgrade=True)
+    # ensurepip points PIP_CONFIG_FILE at /dev/null for its own run; the real install needs the
+    # machine's pip configuration (index, certificates) back.
+    if os.environ.get("PIP_CONFIG_FILE") == os.devnull:
+        del os.environ["PIP_CONFIG_FILE"]
     args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY_FLAGS]
     subprocess.check_call([sys.executable, "-m", "pip", "install"] + args)
 

@@ -124,7 +124,7 @@ def bird_version(binary: str | None = None) -> str | None:
         return None
     try:
         res = subprocess.run(
-            [binary, "--version"], capture_output=True, text=True, timeout=10
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -168,7 +168,7 @@ def _run(args: list[str], *, check: bool = True, timeout: float = 30) -> str:
     env = dict(os.environ, PATH=_SBIN_PATH)
     try:
         res = subprocess.run(
-            args, capture_output=True, text=True, timeout=timeout, env=env
+            args, capture_output=True, text=True, timeout=timeout, env=env, check=False
         )
     except subprocess.TimeoutExpired as exc:
         raise BgpLabError(f"{' '.join(args)} timed out after {timeout}s") from exc
@@ -261,7 +261,7 @@ def parse_show_protocols(text: str) -> list[dict]:
             continue
         if current is None or ":" not in line:
             continue
-        key, _, value = line.strip().partition(":")
+        key, dummy, value = line.strip().partition(":")
         key = key.strip().lower()
         value = value.strip()
         if key == "bgp state":
@@ -431,7 +431,7 @@ class BgpLab:
 
     def _claim_id(self) -> None:
         existing = {ns.split("-", 1)[0] for ns in _netns_list()}
-        for _ in range(100):
+        for dummy in range(100):
             lab_id = f"{self.prefix}{os.urandom(2).hex()}"
             if lab_id in existing:
                 continue
@@ -566,7 +566,7 @@ class BgpLab:
         self._write_config(router)
         parse = subprocess.run(
             ["bird", "-p", "-c", str(router.config_path)], capture_output=True,
-            text=True, timeout=30, env=dict(os.environ, PATH=_SBIN_PATH),
+            text=True, timeout=30, env=dict(os.environ, PATH=_SBIN_PATH), check=False,
         )
         if parse.returncode != 0:
             raise BgpLabError(

@@ -181,8 +181,7 @@ class TestCluster:
 
     def _healthy(self, path: str) -> bool:
         self.supervisor.check_alive()
-        status, _ = self.request("GET", path, raw=True)
-        return status == 200
+        return self.request("GET", path, raw=True)[0] == 200
 
     def _start_controllers(self) -> None:
         kcm_port, sched_port = free_port(), free_port()
@@ -234,8 +233,8 @@ class TestCluster:
     def _wait_default_serviceaccount(self, timeout: float) -> None:
         def exists() -> bool:
             self.supervisor.check_alive()
-            status, _ = self.request("GET", "/api/v1/namespaces/kube-system/serviceaccounts/default", raw=True)
-            return status == 200
+            path = "/api/v1/namespaces/kube-system/serviceaccounts/default"
+            return self.request("GET", path, raw=True)[0] == 200
         wait_until(exists, timeout, "the controller manager to create service accounts",
                    on_timeout=lambda: tail(self.workdir / "kube-controller-manager.log"))
 
@@ -299,7 +298,7 @@ class TestCluster:
             context = ssl.create_default_context(cafile=str(self.ca.cert_path))
             request.add_header("Authorization", f"Bearer {token}")
         # Like every Kubernetes client, honour 429 + Retry-After (e.g. a new CRD's storage warming up).
-        for _attempt in range(20):
+        for dummy in range(20):
             try:
                 with urllib.request.urlopen(request, timeout=30, context=context) as response:  # noqa: S310
                     status, payload = response.status, response.read()

@@ -56,7 +56,7 @@ def test_prerequisites_present():
 def _lab_traces(lab_id: str) -> dict:
     """Everything of a lab still on the machine."""
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True,
-                           text=True).stdout
+                           text=True, check=False).stdout
     procs = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
