@@ -8,7 +8,14 @@ COLLECTIONS_DIR="$VENV/collections"
 
 ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON_BIN" -m venv "$VENV"
+    if ! "$PYTHON_BIN" -m venv "$VENV" 2>/dev/null; then
+      # Debian ships the venv module separately.
+      rm -rf "$VENV"
+      if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      fi
+      "$PYTHON_BIN" -m venv "$VENV" || { echo "python3 -m venv failed: install python3-venv" >&2; return 1; }
+    fi
   fi
   if [ ! -f "$VENV/.requirements-installed" ] || [ "$REPO_ROOT/requirements-dev.txt" -nt "$VENV/.requirements-installed" ] \
      || [ "$REPO_ROOT/requirements.txt" -nt "$VENV/.requirements-installed" ]; then
