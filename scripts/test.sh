@@ -11,7 +11,7 @@
 #   scripts/test.sh pytest     # only some stages: pytest molecule sanity lint build
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit 1
 
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(pytest molecule sanity lint build)
@@ -26,6 +26,7 @@ install_system_packages() {
   command -v birdc >/dev/null || [ -x /usr/sbin/birdc ] || need+=(bird)
   command -v openssl >/dev/null || need+=(openssl)
   command -v git >/dev/null || need+=(git)
+  command -v shellcheck >/dev/null || need+=(shellcheck)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "missing system packages: ${need[*]} (run as root, or install them)"; return 1
@@ -70,16 +71,18 @@ stage_sanity() {
 }
 
 stage_lint() {
-  ansible-lint --profile production --offline && yamllint -s .
+  ansible-lint --profile production --offline && yamllint -s . && antsibull-changelog lint
 }
 
 stage_build() {
   local work; work="$(mktemp -d)"
   ansible-galaxy collection build --output-path "$work" --force . >/dev/null &&
-    ansible-galaxy collection install --offline --no-deps -p "$work/installed" "$work"/k8snet-calico-*.tar.gz >/dev/null &&
+    ANSIBLE_COLLECTIONS_PATH="$work/installed" ansible-galaxy collection install --offline --no-deps --force \
+      -p "$work/installed" "$work"/k8snet-calico-*.tar.gz >/dev/null &&
+    [ ! -L "$work/installed/ansible_collections/k8snet/calico" ] &&
     ANSIBLE_COLLECTIONS_PATH="$work/installed" ansible-doc -t module k8snet.calico.calico_render >/dev/null &&
     ANSIBLE_COLLECTIONS_PATH="$work/installed" ansible-playbook --syntax-check k8snet.calico.render >/dev/null &&
-    echo "built, installed and loaded: $(ls "$work"/k8snet-calico-*.tar.gz | xargs -n1 basename)"
+    echo "built, installed and loaded: $(basename "$work"/k8snet-calico-*.tar.gz)"
   local rc=$?
   rm -rf "$work"
   return $rc
