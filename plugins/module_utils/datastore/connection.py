@@ -36,7 +36,8 @@ __metaclass__ = type
 import errno
 import os
 
-from ansible_collections.k8snet.calico.plugins.module_utils.datastore.errors import ConfigurationError
+from ansible_collections.k8snet.calico.plugins.module_utils.datastore.errors import (
+    ConfigurationError, redact_url)
 
 try:
     import yaml
@@ -84,9 +85,15 @@ SPEC_FIELDS = (
     ('k8sClientQPS', 'K8SCLIENTQPS!', 'float', None),
     ('k8sCurrentContext', 'K8S_CURRENT_CONTEXT', 'str', 'context'),
 )
-# The environment variables calicoctl reads, as (preferred, fallback or None), for the docs.
 SECRET_ATTRIBUTES = ('etcd_password', 'k8s_api_token', 'etcd_key_inline', 'kubeconfig_inline')
 
+# An option replaces the inline form of the same thing that a config file may hold.
+OPTION_REPLACES_INLINE = {
+    'kubeconfig': 'kubeconfig_inline',
+    'etcd_ca_cert': 'etcd_ca_cert_inline',
+    'etcd_cert': 'etcd_cert_inline',
+    'etcd_key': 'etcd_key_inline',
+}
 # Module option -> (attribute of Settings, datastore the option belongs to).
 OPTION_FIELDS = (
     ('datastore', 'datastore', None),
@@ -222,7 +229,7 @@ def read_environment(environ):
             if name in environ:
                 value = environ[name]
                 if kind == 'bool':
-                    value = _parse_bool(value, 'environment variable %s' % name) if value != '' else False
+                    value = _parse_bool(value, 'environment variable %s' % name)
                 found[attribute] = (value, name)
                 break
     return found
@@ -339,6 +346,9 @@ def resolve(options, environ=None, read_file=None, file_exists=None):
                 value = split_endpoints(value)
             setattr(settings, attribute, value)
             settings.origins[attribute] = 'option %s' % option
+            if option in OPTION_REPLACES_INLINE:
+                setattr(settings, OPTION_REPLACES_INLINE[option], None)
+                settings.origins.pop(OPTION_REPLACES_INLINE[option], None)
             if family:
                 families.add(family)
     if 'datastore' not in options:
@@ -399,6 +409,6 @@ def _validate(settings):
             endpoint = '%s://%s' % (default_scheme, endpoint)
         scheme = endpoint.split('://', 1)[0].lower()
         if scheme not in ('http', 'https') or not endpoint.split('://', 1)[1].strip('/'):
-            raise ConfigurationError('etcd endpoint %r is not an http:// or https:// URL' % endpoint)
+            raise ConfigurationError('etcd endpoint %r is not an http:// or https:// URL' % redact_url(endpoint))
         endpoints.append(endpoint.rstrip('/'))
     settings.etcd_endpoints = endpoints
