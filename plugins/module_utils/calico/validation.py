@@ -248,26 +248,14 @@ def resource_name(value):
 
 
 def selector(value):
-    """A Calico selector expression. Only its balance is checked here (quotes, parentheses)."""
+    """A Calico selector expression, parsed with Calico's grammar (see ``selector_syntax``).
+
+    Unlike a selector field of a resource (where "" means "not set"), a blank selector is refused.
+    """
     text = _require_string(value, 'a selector')
     if not text.strip():
         raise InvalidValue('is an empty selector')
-    depth, quote = 0, None
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in '\'"':
-            quote = char
-        elif char == '(':
-            depth += 1
-        elif char == ')':
-            depth -= 1
-            if depth < 0:
-                break
-    if quote or depth != 0:
-        raise InvalidValue('is not a selector (unbalanced quotes or parentheses)')
-    return text
+    return selector_syntax(text)
 
 
 def _split_list(text):
@@ -391,3 +379,418 @@ def boolean(value):
     if not isinstance(value, bool):
         raise InvalidValue('is not a boolean')
     return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Calico selector grammar (libcalico-go/lib/selector/tokenizer/tokenizer.go and
+# libcalico-go/lib/selector/parser/parser.go, v3.31): the same tokens, the same precedence
+# (|| over && over !, parentheses), the same acceptance, with the reason of the first error.
+# ---------------------------------------------------------------------------------------------
+
+_SELECTOR_MAX_LABEL = 512
+(_T_LABEL, _T_STRING, _T_LBRACE, _T_RBRACE, _T_COMMA, _T_EQ, _T_NE, _T_IN, _T_NOT, _T_NOTIN,
+ _T_CONTAINS, _T_STARTS, _T_ENDS, _T_ALL, _T_HAS, _T_LPAREN, _T_RPAREN, _T_AND, _T_OR, _T_GLOBAL,
+ _T_EOF) = range(21)
+_TOKEN_TEXT = {_T_LBRACE: '{', _T_RBRACE: '}', _T_COMMA: ',', _T_EQ: '==', _T_NE: '!=', _T_IN: 'in',
+               _T_NOT: '!', _T_NOTIN: 'not in', _T_CONTAINS: 'contains', _T_STARTS: 'starts with',
+               _T_ENDS: 'ends with', _T_ALL: 'all()', _T_LPAREN: '(', _T_RPAREN: ')', _T_AND: '&&',
+               _T_OR: '||', _T_GLOBAL: 'global()', _T_EOF: 'end of selector'}
+
+
+class _SelectorError(Exception):
+    pass
+
+
+def _ident_char(char):
+    return ('a' <= char <= 'z') or ('A' <= char <= 'Z') or ('0' <= char <= '9') or char in '_./-'
+
+
+def _trim(text):
+    return text.lstrip(' \t')
+
+
+def _cut_identifier(text):
+    end = 0
+    while end < len(text) and _ident_char(text[end]):
+        end += 1
+    ident = text[:end]
+    if len(ident) > _SELECTOR_MAX_LABEL:
+        raise _SelectorError('label too long (more than %d characters)' % _SELECTOR_MAX_LABEL)
+    if not ident:
+        raise _SelectorError('expected a label at %s' % show(text[:20]))
+    return ident, text[end:]
+
+
+def _word_boundary(text):
+    return not text or not _ident_char(text[0])
+
+
+def _cut_words(text, *words):
+    rest = text
+    for word in words:
+        if not rest.startswith(word):
+            return text, False
+        rest = _trim(rest[len(word):]) if len(words) > 1 else rest[len(word):]
+    if not _word_boundary(rest):
+        return text, False
+    return rest, True
+
+
+def _selector_tokens(text):
+    tokens = []
+    while True:
+        text = _trim(text)
+        if not text:
+            tokens.append((_T_EOF, None))
+            return tokens
+        char = text[0]
+        simple = {'(': _T_LPAREN, ')': _T_RPAREN, '{': _T_LBRACE, '}': _T_RBRACE, ',': _T_COMMA}
+        if char in simple:
+            tokens.append((simple[char], None))
+            text = text[1:]
+        elif char in '"\'':
+            end = text.find(char, 1)
+            if end == -1:
+                raise _SelectorError('unterminated string')
+            tokens.append((_T_STRING, text[1:end]))
+            text = text[end + 1:]
+        elif char == '=':
+            if not text.startswith('=='):
+                raise _SelectorError("expected '=='")
+            tokens.append((_T_EQ, None))
+            text = text[2:]
+        elif char == '!':
+            if text.startswith('!='):
+                tokens.append((_T_NE, None))
+                text = text[2:]
+            else:
+                tokens.append((_T_NOT, None))
+                text = text[1:]
+        elif char in '&|':
+            if not text.startswith(char * 2):
+                raise _SelectorError("expected '%s'" % (char * 2))
+            tokens.append((_T_AND if char == '&' else _T_OR, None))
+            text = text[2:]
+        elif tokens and tokens[-1][0] == _T_LABEL:
+            for words, kind in ((('contains',), _T_CONTAINS), (('starts', 'with'), _T_STARTS),
+                                (('ends', 'with'), _T_ENDS), (('not', 'in'), _T_NOTIN), (('in',), _T_IN)):
+                text, found = _cut_words(text, *words)
+                if found:
+                    tokens.append((kind, None))
+                    break
+            else:
+                raise _SelectorError('expected an operator after label %s' % show(tokens[-1][1]))
+        elif text.startswith('has('):
+            ident, text = _cut_identifier(_trim(text[4:]))
+            text = _trim(text)
+            if not text.startswith(')'):
+                raise _SelectorError("no closing ')' after has(")
+            tokens.append((_T_HAS, ident))
+            text = text[1:]
+        elif text.startswith('all(') or text.startswith('global('):
+            kind = _T_ALL if text.startswith('all(') else _T_GLOBAL
+            text = _trim(text[text.index('(') + 1:])
+            if not text.startswith(')'):
+                raise _SelectorError("no closing ')' after %s(" % ('all' if kind == _T_ALL else 'global'))
+            tokens.append((kind, None))
+            text = text[1:]
+        else:
+            ident, text = _cut_identifier(text)
+            tokens.append((_T_LABEL, ident))
+
+
+def _token_text(token):
+    kind, value = token
+    if kind == _T_LABEL:
+        return 'label %s' % show(value)
+    if kind == _T_STRING:
+        return 'string %s' % show(value)
+    if kind == _T_HAS:
+        return 'has(%s)' % value
+    return show(_TOKEN_TEXT[kind]) if kind != _T_EOF else _TOKEN_TEXT[kind]
+
+
+def _parse_or(tokens, pos):
+    pos = _parse_and(tokens, pos)
+    while tokens[pos][0] == _T_OR:
+        pos = _parse_and(tokens, pos + 1)
+    return pos
+
+
+def _parse_and(tokens, pos):
+    pos = _parse_operation(tokens, pos)
+    while tokens[pos][0] == _T_AND:
+        pos = _parse_operation(tokens, pos + 1)
+    return pos
+
+
+def _parse_operation(tokens, pos):
+    while tokens[pos][0] == _T_NOT:
+        pos += 1
+    kind = tokens[pos][0]
+    if kind in (_T_HAS, _T_ALL, _T_GLOBAL):
+        return pos + 1
+    if kind == _T_LPAREN:
+        pos = _parse_or(tokens, pos + 1)
+        if tokens[pos][0] != _T_RPAREN:
+            raise _SelectorError("expected ')' but found %s" % _token_text(tokens[pos]))
+        return pos + 1
+    if kind != _T_LABEL:
+        raise _SelectorError('unexpected %s' % _token_text(tokens[pos]))
+    if len(tokens) - pos < 3:
+        raise _SelectorError('unexpected end of selector after %s' % _token_text(tokens[pos]))
+    operator = tokens[pos + 1][0]
+    if operator in (_T_EQ, _T_NE, _T_CONTAINS, _T_STARTS, _T_ENDS):
+        if tokens[pos + 2][0] != _T_STRING:
+            raise _SelectorError('expected a quoted string after %s, found %s'
+                                 % (_token_text(tokens[pos + 1]), _token_text(tokens[pos + 2])))
+        return pos + 3
+    if operator in (_T_IN, _T_NOTIN):
+        if tokens[pos + 2][0] != _T_LBRACE:
+            raise _SelectorError("expected a set literal {'a', 'b'} after %s" % _token_text(tokens[pos + 1]))
+        pos += 3
+        while tokens[pos][0] == _T_STRING:
+            pos += 1
+            if tokens[pos][0] != _T_COMMA:
+                break
+            pos += 1
+        if tokens[pos][0] != _T_RBRACE:
+            raise _SelectorError("expected '}' but found %s" % _token_text(tokens[pos]))
+        return pos + 1
+    raise _SelectorError('expected == or != after %s, found %s'
+                         % (_token_text(tokens[pos]), _token_text(tokens[pos + 1])))
+
+
+def selector_syntax(value):
+    """A selector as Calico's parser accepts it ("" is valid: it selects everything).
+
+    Labels are ``[a-zA-Z0-9_./-]`` words; strings are quoted with ' or " (no escapes);
+    operators ``== != in {...} not in {...} contains starts with ends with``, ``has(l)``,
+    ``all()``, ``global()``, ``!``, ``&&``, ``||`` and parentheses; only spaces and tabs separate.
+    """
+    text = _require_string(value, 'a selector')
+    try:
+        tokens = _selector_tokens(text)
+        if tokens[0][0] != _T_EOF:
+            pos = _parse_or(tokens, 0)
+            if tokens[pos][0] != _T_EOF:
+                raise _SelectorError('unexpected %s' % _token_text(tokens[pos]))
+    except _SelectorError as exc:
+        raise InvalidValue('is not a valid Calico selector: %s' % exc)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Go durations (metav1.Duration): parsed like Go's time.ParseDuration and stored as
+# time.Duration.String() writes them ('90s' -> '1m30s'), as calicoctl stores them.
+# ---------------------------------------------------------------------------------------------
+
+_DURATION_UNITS = {'ns': 1, 'us': 1000, u'\u00b5s': 1000, u'\u03bcs': 1000, 'ms': 10 ** 6, 's': 10 ** 9,
+                   'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
+_MAX_DURATION = (1 << 63) - 1
+_DURATION_REASON = 'is not a duration (a number and a unit: h, m, s, ms, us, ns; e.g. 90s, 1m30s, 1.5h)'
+
+
+def parse_go_duration(value):
+    """Nanoseconds of a Go duration string ('1h30m', '1.5s', '-2m', '0')."""
+    text = _require_string(value, 'a duration (e.g. 90s, 1m30s)')
+    rest, negative = text, False
+    if rest[:1] in ('-', '+'):
+        negative, rest = rest[0] == '-', rest[1:]
+    if rest == '0':
+        return 0
+    if not rest:
+        raise InvalidValue(_DURATION_REASON)
+    total = 0
+    while rest:
+        match = re.match(r'([0-9]*)(?:\.([0-9]*))?', rest)
+        whole, fraction = match.group(1), match.group(2)
+        if not whole and not fraction:
+            raise InvalidValue(_DURATION_REASON)
+        rest = rest[match.end():]
+        unit_end = 0
+        while unit_end < len(rest) and rest[unit_end] != '.' and not '0' <= rest[unit_end] <= '9':
+            unit_end += 1
+        unit = _DURATION_UNITS.get(rest[:unit_end])
+        if unit is None:
+            raise InvalidValue(_DURATION_REASON)
+        rest = rest[unit_end:]
+        amount = int(whole or '0') * unit
+        if fraction:
+            amount += int(fraction) * unit // (10 ** len(fraction))
+        total += amount
+        if total > _MAX_DURATION:
+            raise InvalidValue('is a duration out of range')
+    return -total if negative else total
+
+
+def _fraction_digits(value, precision):
+    digits = ('%0*d' % (precision, value)).rstrip('0')
+    return '.' + digits if digits else ''
+
+
+def format_go_duration(nanoseconds):
+    """time.Duration.String(): '1h0m0s', '1m30s', '1.5s', '500ms', '0s'."""
+    if nanoseconds == 0:
+        return '0s'
+    sign, size = ('-' if nanoseconds < 0 else ''), abs(nanoseconds)
+    if size < 10 ** 9:
+        if size < 1000:
+            return '%s%dns' % (sign, size)
+        precision, unit = (3, u'\u00b5s') if size < 10 ** 6 else (6, 'ms')
+        whole, fraction = divmod(size, 10 ** precision)
+        return '%s%d%s%s' % (sign, whole, _fraction_digits(fraction, precision), unit)
+    seconds, fraction = divmod(size, 10 ** 9)
+    text = '%d%ss' % (seconds % 60, _fraction_digits(fraction, 9))
+    minutes = seconds // 60
+    if minutes:
+        text = '%dm%s' % (minutes % 60, text)
+        if minutes // 60:
+            text = '%dh%s' % (minutes // 60, text)
+    return sign + text
+
+
+def go_duration(value):
+    """A duration as calicoctl stores it: ``go_duration('90s') == '1m30s'``."""
+    return format_go_duration(parse_go_duration(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes names, labels and annotations (k8s.io/apimachinery/pkg/util/validation), as
+# libcalico-go/lib/validator/v3/validator.go applies them (validateObjectMeta).
+# ---------------------------------------------------------------------------------------------
+
+_QUALIFIED_NAME = re.compile(r'^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$')
+_LABEL_VALUE = re.compile(r'^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$')
+_DNS1123_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
+
+
+def qualified_name(value):
+    """A label or annotation key: [prefix/]name, prefix a DNS subdomain, name at most 63 characters."""
+    text = _require_string(value, 'a key')
+    prefix, name = text.rsplit('/', 1) if '/' in text else ('', text)
+    if '/' in prefix or ('/' in text and not prefix):
+        raise InvalidValue("is not a valid key ([prefix/]name)")
+    if prefix and (len(prefix) > 253 or not _RFC1123_SUBDOMAIN.match(prefix)):
+        raise InvalidValue('is not a valid key: its prefix must be a DNS subdomain (lower case)')
+    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+        raise InvalidValue("is not a valid key: the name part must be 1 to 63 letters, digits, '-', '_' "
+                           "or '.', starting and ending with a letter or digit")
+    return text
+
+
+def label_value(value):
+    text = _require_string(value, 'a string (quote it in YAML)')
+    if len(text) > 63 or not _LABEL_VALUE.match(text):
+        raise InvalidValue("is not a valid label value (at most 63 letters, digits, '-', '_' or '.', "
+                           "starting and ending with a letter or digit)")
+    return text
+
+
+def dns_label(value):
+    text = _require_string(value, 'a name')
+    if len(text) > 63 or not _DNS1123_LABEL.match(text):
+        raise InvalidValue("is not a DNS label (lower-case letters, digits and '-', at most 63)")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Addresses as Go's net package and libcalico-go/lib/net parse them.
+# ---------------------------------------------------------------------------------------------
+
+def cidr_or_ip(value, version=None, strict=False):
+    """cnet.ParseCIDROrIP: a CIDR, or an address (a /32 or /128). ``strict``: host bits unset
+    (the validator's 'net'); ``version`` 4 or 6. Returned unchanged, as calicoctl stores it."""
+    text = _require_string(value, 'an IP address or CIDR')
+    if '%' in text:
+        raise InvalidValue('is not an IP address or CIDR')
+    try:
+        if '/' in text:
+            address = ipaddress.ip_address(text.split('/', 1)[0])
+            network = ipaddress.ip_network(text, strict=False)
+        else:
+            address = ipaddress.ip_address(text)
+            network = ipaddress.ip_network(text)
+    except ValueError:
+        raise InvalidValue('is not an IP address or CIDR')
+    if version is not None and address.version != version:
+        raise InvalidValue('is not an IPv%d address or CIDR' % version)
+    if strict and network.network_address != address:
+        raise InvalidValue('is not a network address (host bits are set; did you mean %s?)' % show(str(network)))
+    return text
+
+
+def ipv4_address(value):
+    return ip_address(value, 4)
+
+
+def ipv6_address(value):
+    return ip_address(value, 6)
+
+
+_MAC = re.compile(r'^(?:[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){7}'
+                  r'|[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){19}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2,9})$')
+
+
+def mac_address(value):
+    """A MAC address in a form Go's net.ParseMAC reads (xx:xx:.., xx-xx-.., xxxx.xxxx.xxxx)."""
+    text = _require_string(value, 'a MAC address')
+    if not _MAC.match(text) or ('.' in text and len(text.split('.')) not in (3, 4, 10)):
+        raise InvalidValue('is not a MAC address')
+    if ':' in text and '-' in text:
+        raise InvalidValue('is not a MAC address')
+    return text
+
+
+def go_regexp(value):
+    """A regular expression Go's regexp (RE2) compiles; checked with Python's re plus the
+    constructs RE2 refuses (look-around, back-references)."""
+    text = _require_string(value, 'a regular expression')
+    if _NOT_RE2.search(text):
+        raise InvalidValue('is not a Go regular expression (look-around and back-references are not supported)')
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise InvalidValue('is not a valid regular expression: %s' % exc)
+    return text
+
+
+# BGP communities (libcalico-go/lib/validator/v3/validator.go: isValidCommunity).
+_STANDARD_COMMUNITY = re.compile(r'^(\d+):(\d+)$')
+_LARGE_COMMUNITY = re.compile(r'^(\d+):(\d+):(\d+)$')
+
+
+def bgp_community(value):
+    """'aa:nn' (16-bit parts) or 'aa:nn:mm' (32-bit parts)."""
+    text = _require_string(value, 'a BGP community')
+    match = _STANDARD_COMMUNITY.match(text) or _LARGE_COMMUNITY.match(text)
+    if not match:
+        raise InvalidValue("is not a BGP community ('aa:nn' or 'aa:nn:mm')")
+    bits = 16 if match.re is _STANDARD_COMMUNITY else 32
+    if any(int(part) >= 1 << bits for part in match.groups()):
+        raise InvalidValue('is not a BGP community: each part of this form is a %d-bit number' % bits)
+    return text
+
+
+def is_bgp_community(text):
+    return isinstance(text, _STRING_TYPES) and bool(_STANDARD_COMMUNITY.match(text) or _LARGE_COMMUNITY.match(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-resource validation of the calicoctl module (the rules live in resource_validation.py).
+# ---------------------------------------------------------------------------------------------
+
+def validate_resources(resources, state):
+    """Validate a batch of Calico resources for ``state`` (present, absent, patched) and return
+    them canonical, with calicoctl's defaults for ``present``; raise ``ValidationErrors`` with
+    every problem of the batch. See resource_validation.validate_resources."""
+    from ansible_collections.k8snet.calico.plugins.module_utils.calico import resource_validation
+    return resource_validation.validate_resources(resources, state)
+
+
+def validate_against_live(resources, live_by_kind):
+    """The checks that need the live resources (overlapping pools, immutable pool fields, missing
+    BGP filters, Node labels owned by Kubernetes); raise ``ValidationErrors``.
+    See resource_validation.validate_against_live."""
+    from ansible_collections.k8snet.calico.plugins.module_utils.calico import resource_validation
+    return resource_validation.validate_against_live(resources, live_by_kind)

@@ -85,7 +85,6 @@ SPEC_FIELDS = (
     ('k8sClientQPS', 'K8SCLIENTQPS!', 'float', None),
     ('k8sCurrentContext', 'K8S_CURRENT_CONTEXT', 'str', 'context'),
 )
-SECRET_ATTRIBUTES = ('etcd_password', 'k8s_api_token', 'etcd_key_inline', 'kubeconfig_inline')
 
 # An option replaces the inline form of the same thing that a config file may hold.
 OPTION_REPLACES_INLINE = {

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -113,3 +115,85 @@ class Forbidden(DatastoreError):
 class ReadOnlyViolation(DatastoreError):
     """A write was attempted on a client opened read-only (check mode). A bug in the caller:
     nothing was sent."""
+
+
+# -- describing connection failures (shared by both transports) ---------------------------------
+_CONNECT_PHASE = ('NewConnectionError', 'ConnectTimeoutError', 'NameResolutionError', 'ConnectTimeout',
+                  'SSLError', 'SSLCertVerificationError')
+
+
+def exception_chain(exc):
+    """``exc`` and everything it wraps (exception args, urllib3's ``reason``, ``__cause__``,
+    ``__context__``), outermost first."""
+    seen, todo = [], [exc]
+    while todo:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo.extend(a for a in getattr(item, 'args', ()) if isinstance(a, BaseException))
+        for attribute in ('reason', '__cause__', '__context__'):
+            todo.append(getattr(item, attribute, None))
+    return seen
+
+
+def _class_names(exc):
+    return set(klass.__name__ for klass in type(exc).__mro__)
+
+
+def failed_before_sending(exc):
+    """True when a request that failed with ``exc`` cannot have reached the server's HTTP layer
+    (connection refused, name resolution, connect timeout, TLS handshake): no write happened."""
+    chain = exception_chain(exc)
+    if any('ReadTimeoutError' in _class_names(item) or 'ReadTimeout' in _class_names(item) for item in chain):
+        return False
+    return any(_class_names(item) & set(_CONNECT_PHASE) for item in chain)
+
+
+def describe_connection_error(exc, https=True, client_cert=False):
+    """A short reason for a failed connection, with a hint for the usual TLS mistakes. Never
+    contains request headers or bodies (urllib3/requests messages name host and port only)."""
+    chain = exception_chain(exc)
+    tls = [item for item in chain if 'SSLError' in _class_names(item)]
+    if tls:
+        innermost = tls[-1]
+        text = str(getattr(innermost, 'reason', None) or innermost)
+        full = ' '.join(str(item) for item in tls)
+        if 'CERTIFICATE_REQUIRED' in full or 'certificate required' in full:
+            hint = ('the server requires a client certificate' if not client_cert
+                    else 'the server did not accept the client certificate')
+            return 'TLS handshake failed (%s): %s' % (text, hint)
+        if 'CERTIFICATE_VERIFY_FAILED' in full:
+            return 'TLS handshake failed (%s): the server certificate is not trusted (check the CA)' % text
+        if 'WRONG_VERSION_NUMBER' in full or 'record layer failure' in full:
+            return 'TLS handshake failed (%s): does the server speak https on this port?' % text
+        if 'EOF' in full:
+            # A TLS 1.3 server that wants a client certificate may close before its alert is read.
+            return 'TLS handshake failed (%s): the server closed the connection: %s' % (
+                text, 'does it speak https on this port?' if client_cert
+                else 'it may require a client certificate, or not speak https on this port')
+        if 'UNKNOWN_CA' in full or 'BAD_CERTIFICATE' in full:
+            return 'TLS handshake failed (%s): the server does not trust the client certificate' % text
+        return 'TLS handshake failed (%s)' % text
+    names = set()
+    for item in chain:
+        names |= _class_names(item)
+    if names & set(('ConnectTimeoutError', 'ConnectTimeout')) and not names & set(('NewConnectionError',)):
+        return 'connect timeout'
+    if names & set(('ReadTimeoutError', 'ReadTimeout')):
+        return 'no answer in time'
+    if 'NameResolutionError' in names:
+        return 'name resolution failed'
+    for item in chain:
+        if isinstance(item, OSError) and getattr(item, 'strerror', None):
+            return item.strerror
+    for item in chain:
+        if 'NewConnectionError' in _class_names(item):
+            text = str(item)
+            marker = 'Failed to establish a new connection: '
+            text = text.split(marker, 1)[1] if marker in text else 'connection failed'
+            return re.sub(r'^\[Errno -?\d+\] ', '', text)
+    for item in chain:
+        if 'Connection aborted' in str(item) or 'RemoteDisconnected' in _class_names(item):
+            return 'connection closed by the server%s' % ('' if https else ' (does the server want https?)')
+    return type(exc).__name__
