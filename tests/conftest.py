@@ -18,8 +18,11 @@ REPO_ROOT = TESTS_DIR.parent
 sys.path.insert(0, str(TESTS_DIR))
 # The checkout seen as the collection k8snet.calico (scripts/env.sh makes the link).
 _COLLECTIONS = Path(os.environ.get("K8SNET_VENV", REPO_ROOT / ".venv")) / "collections"
-if _COLLECTIONS.is_dir():
-    sys.path.insert(0, str(_COLLECTIONS))
+_LINK = _COLLECTIONS / "ansible_collections" / "k8snet" / "calico"
+if not _LINK.exists():
+    _LINK.parent.mkdir(parents=True, exist_ok=True)
+    _LINK.symlink_to(REPO_ROOT)
+sys.path.insert(0, str(_COLLECTIONS))
 
 from testbed.procs import TestbedError  # noqa: E402
 

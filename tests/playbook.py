@@ -39,6 +39,17 @@ class PlaybookRun:
     def stats(self) -> dict:
         return self.report.get("stats", {}).get("localhost", {})
 
+    def changed_tasks(self) -> list[str]:
+        """Names of the tasks that reported a change on some host (in play order)."""
+        return [task["task"]["name"] for play in self.report.get("plays", []) for task in play.get("tasks", [])
+                if any(result.get("changed") for result in task["hosts"].values())]
+
+    def failure(self) -> str:
+        """The message of the last failed task (the one that ended the run), or ''."""
+        messages = [result.get("msg", "") for play in self.report.get("plays", []) for task in play.get("tasks", [])
+                    for result in task["hosts"].values() if result.get("failed")]
+        return messages[-1] if messages else ""
+
 
 def run_playbook(workdir: Path, tasks: list[dict], *, check: bool = False, diff: bool = False,
                  extra_vars: dict | None = None, env: dict | None = None) -> PlaybookRun:
@@ -49,16 +60,47 @@ def run_playbook(workdir: Path, tasks: list[dict], *, check: bool = False, diff:
     path = workdir / "playbook.yml"
     path.write_text(yaml.safe_dump(play, sort_keys=False))
     command = [str(VENV / "bin" / "ansible-playbook"), "-i", "localhost,", str(path)]
+    if extra_vars:
+        command += ["-e", json.dumps(extra_vars)]
+    return _run(command, workdir, check=check, diff=diff, env=env)
+
+
+# The inventory of run_playbook_file when none is given: the controller, and no nodes.
+LOCAL_INVENTORY = {"all": {
+    "hosts": {"localhost": {"ansible_connection": "local",
+                            "ansible_python_interpreter": "{{ ansible_playbook_python }}"}},
+    "children": {"k8s_cluster": {"hosts": {}}, "calico_rr": {"hosts": {}}}}}
+
+
+def run_playbook_file(workdir: Path, playbook: Path | str, *, inventory: Path | dict | None = None,
+                      check: bool = False, diff: bool = False, extra_vars: dict | None = None,
+                      env: dict | None = None, name: str = "run") -> PlaybookRun:
+    """Runs a playbook file (e.g. playbooks/install.yml) with an inventory (a path, or a dict written
+    as YAML; default LOCAL_INVENTORY) and ``extra_vars`` (written to a file and given as ``-e @file``)
+    from ``workdir``, and returns its JSON report. ``name`` keeps the files of several runs apart."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(inventory, (str, Path)):
+        inventory_path = workdir / f"{name}-hosts.yml"
+        inventory_path.write_text(yaml.safe_dump(inventory or LOCAL_INVENTORY, sort_keys=False))
+        inventory = inventory_path
+    command = [str(VENV / "bin" / "ansible-playbook"), "-i", str(inventory), str(playbook)]
+    if extra_vars:
+        vars_path = workdir / f"{name}-vars.json"
+        vars_path.write_text(json.dumps(extra_vars))
+        command += ["-e", f"@{vars_path}"]
+    return _run(command, workdir, check=check, diff=diff, env=env)
+
+
+def _run(command: list[str], workdir: Path, *, check: bool, diff: bool, env: dict | None) -> PlaybookRun:
     if check:
         command.append("--check")
     if diff:
         command.append("--diff")
-    if extra_vars:
-        command += ["-e", json.dumps(extra_vars)]
     run_env = {**os.environ,
                "ANSIBLE_COLLECTIONS_PATH": str(VENV / "collections"),
                "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
                "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "0",
+               "ANSIBLE_RETRY_FILES_ENABLED": "0", "PWD": str(workdir),
                **(env or {})}
     process = subprocess.run(command, cwd=workdir, env=run_env, capture_output=True, text=True, timeout=600,
                              check=False)

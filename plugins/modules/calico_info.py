@@ -16,7 +16,7 @@ description:
     from the kubernetes or etcdv3 datastore, and C(ClusterInformation) (the running Calico version,
     cluster type, datastore readiness).
 author:
-  - k8snet.calico contributors
+  - k8snet.calico contributors (@k8snet)
 extends_documentation_fragment:
   - k8snet.calico.datastore
 options:
@@ -32,9 +32,11 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads only.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 requirements:
   - kubernetes >= 28.1.0 (kubernetes datastore)

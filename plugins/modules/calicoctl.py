@@ -23,7 +23,7 @@ description:
   - Defaults that calicoctl fills in are compared, not re-sent, so a second run with the same input
     changes nothing.
 author:
-  - k8snet.calico contributors
+  - k8snet.calico contributors (@k8snet)
 extends_documentation_fragment:
   - k8snet.calico.datastore
 options:
@@ -60,9 +60,11 @@ options:
     default: k8snet.calico
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The Kubernetes API validates every write as a server-side dry run; nothing is sent to etcd.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 notes:
   - The kubernetes datastore is reached with the C(kubernetes) Python library, etcd with C(requests).
@@ -233,7 +235,7 @@ def main():
     try:
         settings = connection.resolve(module.params)
         client = datastore.connect(settings, read_only=module.check_mode)
-        runner = Runner(open_store(settings, client), check_mode=module.check_mode)
+        runner = Runner(open_store(settings, client), check_mode=module.check_mode, datastore=settings.datastore)
         results = runner.run(resources, state=module.params['state'], prune=module.params['prune'],
                              managed_by=module.params['managed_by'] or None)
     except ValidationErrors as exc:

@@ -29,13 +29,17 @@ pytestmark = [pytest.mark.calicoctl]
 _BAD = Path(__file__).resolve().parent.parent / 'unit' / 'test_calico_bad_inputs.py'
 
 
-def _bad_table():
+def _tables():
     if str(_BAD.parent) not in sys.path:
         sys.path.append(str(_BAD.parent))  # its calico_testdata import
     spec = importlib.util.spec_from_file_location('calico_bad_inputs_table', _BAD)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.BAD
+    return module
+
+
+def _bad_table():
+    return _tables().BAD
 
 
 def res(kind, name, spec, **metadata):
@@ -270,6 +274,22 @@ def test_live_checks_match_calicoctl_on_etcd(etcd_server, calicoctl_etcd, testbe
 
 
 @pytest.mark.etcd
+def test_unusual_valid_inputs_are_stored_as_calicoctl_stores_them_on_etcd(etcd_server, calicoctl_etcd, testbed_bin):
+    etcd = Etcdctl(testbed_bin / 'etcdctl', etcd_server.endpoint)
+    for given in _tables().GOOD:
+        resource = v.validate_resources([given], 'present')[0]
+        calicoctl_etcd('create', '-f', '-', input=yaml.safe_dump(given))
+        key = storage.etcd_key(resource['kind'], resource['metadata']['name'])
+        raw, revision = etcd.get(key)
+        stored = json.loads(raw)
+        write = compare.changes(None, resource, 'present').resource
+        assert json.loads(storage.to_etcd_value(write, stored['metadata']['uid'],
+                                                stored['metadata']['creationTimestamp'])) == stored, key
+        assert compare.changes(storage.from_etcd(key, raw, revision), resource, 'present').action == 'none'
+        calicoctl_etcd('delete', '-f', '-', input=yaml.safe_dump(given))
+
+
+@pytest.mark.etcd
 def test_bad_inputs_are_refused_by_calicoctl_on_etcd(etcd_server, calicoctl_etcd):
     calicoctl_etcd('create', '-f', '-', input=yaml.safe_dump(REFERENCE[0]))  # initialises the datastore
     accepted = []
@@ -418,6 +438,27 @@ def test_cluster_information_reads_as_calicoctl(cluster, calicoctl_k8s):
     assert info == _calicoctl_get(calicoctl_k8s, 'ClusterInformation', 'default')
     with pytest.raises(v.ValidationErrors, match='read-only'):
         v.validate_resources([res('ClusterInformation', 'default', {})], 'present')
+
+
+@pytest.mark.cluster
+def test_unusual_valid_inputs_are_stored_as_calicoctl_stores_them_on_kubernetes(cluster, calicoctl_k8s):
+    given_all = [item for item in _tables().GOOD if item['kind'] != 'Node']
+    names = [(item['kind'], item['metadata']['name']) for item in given_all]
+    _delete_reference(cluster, names)
+    try:
+        for given in given_all:
+            resource = v.validate_resources([given], 'present', datastore='kubernetes')[0]
+            calicoctl_k8s('create', '-f', '-', input=yaml.safe_dump(given))
+            stored = _stored_crd(cluster, resource['kind'], resource['metadata']['name'])
+            annotation = json.loads(stored['metadata']['annotations'][storage.METADATA_ANNOTATION])
+            expected = _with_server_defaults(storage.to_crd(resource, creation_timestamp=annotation['creationTimestamp']))
+            for key in SERVER_OWNED:
+                stored['metadata'].pop(key, None)
+            assert stored == expected
+            assert compare.changes(storage.from_crd(_stored_crd(cluster, resource['kind'], resource['metadata']['name'])),
+                                   resource, 'present').action == 'none'
+    finally:
+        _delete_reference(cluster, names)
 
 
 @pytest.mark.cluster

@@ -1,11 +1,13 @@
 # Copyright: k8snet.calico contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Bad inputs: each one is refused by validate_resources with a message naming the resource, the
-field and the value. tests/integration/test_calico_reference.py runs the same table through the
-real calicoctl v3.31.0 and checks that it refuses each one too (``REFUSED_BY``: the datastore whose
-calicoctl refuses it: 'etcdv3' (libcalico-go's validation, both datastores) or 'kubernetes' (the CRD
-schema the API server enforces))."""
+"""Edge inputs. ``BAD``: each one is refused by validate_resources with a message naming the
+resource, the field and the value; tests/integration/test_calico_reference.py runs the same table
+through the real calicoctl v3.31.0 and checks that it refuses each one too (the last column: the
+datastore whose calicoctl refuses it: 'etcdv3' (libcalico-go's validation, so both datastores) or
+'kubernetes' (the CRD schema the API server enforces, or a rule of libcalico-go's kubernetes
+backend)). ``GOOD``: unusual but valid inputs, accepted here and by calicoctl, stored alike.
+``STRICTER``: refused here on purpose although calicoctl on etcd takes them."""
 
 import pytest
 
@@ -200,6 +202,10 @@ BAD = [
      'spec.kubeNodePortRanges: ["http"] cannot contain named ports', 'etcdv3'),
     ('felix-port-range-order', res('FelixConfiguration', 'default', {'kubeNodePortRanges': ['32000:31000']}),
      "spec.kubeNodePortRanges[0]: '32000:31000' is a port range whose minimum is greater than its maximum", 'etcdv3'),
+    ('felix-port-zero', res('FelixConfiguration', 'default', {'natPortRange': 0}),
+     'spec.natPortRange: 0 is not a port number (1 to 65535)', 'etcdv3'),
+    ('felix-port-range-zero', res('FelixConfiguration', 'default', {'kubeNodePortRanges': ['0:10']}),
+     "spec.kubeNodePortRanges[0]: '0:10' is not a port range (port numbers 1 to 65535)", 'etcdv3'),
     ('felix-route-table-range', res('FelixConfiguration', 'default', {'routeTableRange': {'min': 0, 'max': 300}}),
      'spec.routeTableRange: {"max": 300, "min": 0} must be a range of route table indices within 1..250', 'etcdv3'),
     ('felix-route-table-both', res('FelixConfiguration', 'default', {
@@ -230,6 +236,9 @@ BAD = [
      'etcdv3'),
     ('kcc-health-checks', res('KubeControllersConfiguration', 'default', {'healthChecks': 'On', 'controllers': {}}),
      "spec.healthChecks: 'On' is not one of Enabled, Disabled", 'etcdv3'),
+    ('kcc-sync-labels-kubernetes', res('KubeControllersConfiguration', 'default', {'controllers': {'node': {
+        'syncLabels': 'Disabled'}}}),
+     'spec.controllers.node.syncLabels: \'Disabled\' cannot be Disabled in the kubernetes datastore', 'kubernetes'),
     ('kcc-template-name', res('KubeControllersConfiguration', 'default', {'controllers': {'node': {'hostEndpoint': {
         'templates': [{'interfaceCIDRs': ['10.0.0.0/8']}]}}}}),
      "spec.controllers.node.hostEndpoint.templates[0].generateName: '' is required", 'etcdv3'),
@@ -250,6 +259,40 @@ BAD = [
      "spec.bgp.routeReflectorClusterID: '224.0.0.1/32' is not an IP address", 'etcdv3'),
     ('node-as-number', res('Node', 'node-9', {'bgp': {'ipv4Address': '192.0.2.9/24', 'asNumber': -1}}),
      'spec.bgp.asNumber: -1 is not an AS number', 'etcdv3'),
+]
+
+# Unusual but valid: accepted by calicoctl on both datastores, and stored as the canonical form.
+GOOD = [
+    res('BGPPeer', 'g1', {'peerIP': 'fd00::1', 'asNumber': '0.1', 'nodeSelector': "rack startswith 'a'\t&& !has(x)"}),
+    res('BGPPeer', 'g2', {'peerIP': '[fd00::1]:179', 'asNumber': 4294967295, 'nodeSelector': 'global()'}),
+    res('BGPPeer', 'g3', {'peerIP': '192.0.2.1:0179', 'asNumber': 1, 'nodeSelector': 'a in {}', 'sourceAddress': 'None'},
+        labels={'example.com/role': 'tor', 'num': 1, 'b': True}),
+    res('BGPPeer', 'g4', {'peerSelector': 'has(rr)', 'asNumber': 0, 'node': 'node-1'}),
+    res('IPPool', 'g5', {'cidr': '10.77.0.1/32', 'blockSize': 32}),
+    res('IPPool', 'g6', {'cidr': 'fd00:77::1/128', 'blockSize': 128, 'vxlanMode': 'CrossSubnet'}),
+    res('IPReservation', 'g7', {'reservedCIDRs': ['fd00:77::/64', '10.77.0.1/32']}),
+    res('FelixConfiguration', 'node.g8', {
+        'reportingInterval': '0s', 'routeRefreshInterval': '0', 'featureGates': 'a=b,c=d', 'iptablesBackend': 'Auto',
+        'logSeverityScreen': 'Fatal', 'bpfLogFilters': {'eth0': 'tcp'}, 'routeTableRanges': [{'min': 1, 'max': 1000}],
+        'healthHost': '0.0.0.0', 'prometheusMetricsHost': '::', 'natPortRange': 'http', 'interfacePrefix': 'cali,tap',
+        'chainInsertMode': 'append', 'bpfEnforceRPF': 'strict', 'featureDetectOverride': 'ChecksumOffloadBroken=true,',
+        'dataplaneWatchdogTimeout': '1.5s', 'nftablesRefreshInterval': '1.5s', 'bpfLogLevel': 'Off', 'goGCThreshold': -1,
+        'externalNodesList': ['10.0.0.0/8', '10.1.1.1'], 'bpfConntrackTimeouts': {'tcpEstablished': '1h'},
+        'failsafeOutboundHostPorts': [{'protocol': 'ICMP', 'port': 0}]}),
+    res('KubeControllersConfiguration', 'default', {
+        'controllers': {'loadBalancer': {'assignIPs': 'RequestedServicesOnly'}, 'node': {'syncLabels': 'Enabled', 'hostEndpoint': {
+            'createDefaultHostEndpoint': 'Disabled',
+            'templates': [{'generateName': 'x', 'interfacePattern': '^eth[0-9]+$', 'nodeSelector': "role == 'edge'"}]}}},
+        'debugProfilePort': 6060, 'prometheusMetricsPort': 0}),
+    res('BGPConfiguration', 'default', {
+        'ignoredInterfaces': ['eth*'], 'localWorkloadPeeringIPV4': '169.254.0.179', 'bindMode': 'anything',
+        'serviceLoadBalancerIPs': [{'cidr': '192.0.2.10'}], 'communities': [{'name': 'big', 'value': '4294967295:1:2'}],
+        'prefixAdvertisements': [{'cidr': '192.0.2.10', 'communities': ['big', '1:1']}], 'nodeToNodeMeshEnabled': True,
+        'nodeMeshPassword': {'secretKeyRef': {'name': 's', 'key': 'k'}}}),
+    res('Node', 'g11', {'bgp': {'ipv4Address': '192.0.2.9', 'ipv6Address': 'fd00::9', 'ipv4IPIPTunnelAddr': '10.0.0.1'}}),
+    res('BGPFilter', 'g12', {
+        'exportV6': [{'action': 'Accept', 'cidr': 'fd00::/8', 'matchOperator': 'NotIn', 'prefixLength': {'min': 0, 'max': 128}}],
+        'importV4': [{'action': 'Reject', 'interface': '*'}]}),
 ]
 
 # Refused here on purpose although calicoctl on etcd takes them (documented choices).
@@ -274,15 +317,15 @@ def _state(case_id):
     return 'absent' if case_id == 'node-absent' else 'present'
 
 
-def refusal(resources, state='present'):
+def refusal(resources, state='present', datastore=None):
     with pytest.raises(v.ValidationErrors) as info:
-        v.validate_resources(resources, state)
+        v.validate_resources(resources, state, datastore=datastore)
     return info.value.messages
 
 
 @pytest.mark.parametrize('case_id, resource, fragment, refused_by', BAD, ids=[case[0] for case in BAD])
 def test_bad_input_is_refused_with_resource_field_and_value(case_id, resource, fragment, refused_by):
-    messages = refusal([resource])
+    messages = refusal([resource], datastore='kubernetes' if refused_by == 'kubernetes' else None)
     assert any(fragment in message for message in messages), messages
 
 
@@ -310,3 +353,15 @@ def test_a_resource_without_a_name_is_named_by_its_position():
     assert messages == ['resource #2 (BGPPeer): metadata.name is required',
                         "resource #2 (BGPPeer): spec.asNumber: 'x' is not an AS number (0 to 4294967295, or dotted "
                         "a.b with a and b 0 to 65535)"]
+
+
+def test_datastore_rules_apply_only_to_their_datastore():
+    config = res('KubeControllersConfiguration', 'default', {'controllers': {'node': {'syncLabels': 'Disabled'}}})
+    assert v.validate_resources([config], 'present', datastore='etcdv3')[0]['spec']['controllers']['node'] == \
+        {'syncLabels': 'Disabled', 'leakGracePeriod': '15m0s'}
+    assert refusal([config], 'patched', datastore='kubernetes')
+
+
+@pytest.mark.parametrize('resource', GOOD, ids=[item['kind'] + '/' + item['metadata']['name'] for item in GOOD])
+def test_unusual_valid_input_is_accepted(resource):
+    assert v.validate_resources([resource], 'present', datastore='kubernetes')

@@ -68,12 +68,13 @@ def prunable_kinds():
 class Runner(object):
     """Plans and applies a batch against a store (see store.py)."""
 
-    def __init__(self, store, check_mode=False):
+    def __init__(self, store, check_mode=False, datastore=None):
         self.store = store
         self.check_mode = check_mode
+        self.datastore = datastore
 
     def run(self, resources, state='present', prune=False, managed_by=None):
-        desired = validation.validate_resources(resources, state)
+        desired = validation.validate_resources(resources, state, datastore=self.datastore)
         if managed_by and state != 'absent':
             desired = [self._label(resource, managed_by) for resource in desired]
         live = self._read_live(desired, prune and managed_by)

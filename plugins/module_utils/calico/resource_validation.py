@@ -204,7 +204,7 @@ BGP_CONFIGURATION = {
     'listenPort': ('uint16', int_range(1, 65535)),
     'nodeMeshPassword': ('*struct', BGP_PASSWORD),
     'nodeMeshMaxRestartTime': '*duration',
-    'bindMode': ('*str', enum('None', 'NodeIP')),
+    'bindMode': '*str',  # None or NodeIP, but neither calicoctl nor the CRD checks it
     'ignoredInterfaces': (('list', 'str!'), each(_ignored_interface)),
     'localWorkloadPeeringIPV4': ('str', v.ipv4_address),
     'localWorkloadPeeringIPV6': ('str', v.ipv6_address),
@@ -317,6 +317,7 @@ KUBE_CONTROLLERS_CONFIGURATION = {
     }),
     'debugProfilePort': '*int32',
 }
+
 
 def _not_negative_duration(value):
     if value.startswith('-'):
@@ -955,9 +956,6 @@ def _rules_felix_configuration(spec, report, resource):
             if isinstance(port, str) and ':' not in port:
                 report('spec.kubeNodePortRanges', ranges, 'cannot contain named ports')
                 break
-    for field in ('natPortRange', 'bpfPSNATPorts'):
-        if isinstance(spec.get(field), str) and ':' not in spec[field]:
-            report('spec.' + field, spec[field], 'is not a port or port range')
     region = spec.get('openstackRegion')
     if region:
         if len(region) > 63 - len('openstack-region-'):
@@ -1237,7 +1235,17 @@ def _pool_batch_checks(resources, errors):
                            'overlaps IPPool/%s (%s) of the same batch' % (other['metadata']['name'], other['spec']['cidr']))
 
 
-def validate_resources(resources, state):
+def _kubernetes_datastore_rules(resource, errors):
+    """Rules libcalico-go applies only in the kubernetes datastore."""
+    if resource['kind'] == 'KubeControllersConfiguration':
+        # libcalico-go/lib/backend/k8s/resources/kubecontrollersconfig.go (kubeControllersConfigValidator)
+        node = ((resource.get('spec') or {}).get('controllers') or {}).get('node') or {}
+        if node.get('syncLabels') == 'Disabled':
+            errors.add('%s: spec.controllers.node.syncLabels' % resource_label(resource), 'Disabled',
+                       'cannot be Disabled in the kubernetes datastore (the Kubernetes labels are the Calico ones)')
+
+
+def validate_resources(resources, state, datastore=None):
     """Validate a batch; return the canonical resources (calicoctl's defaults filled in for state
     present). Raises ValidationErrors with every error of the batch, each naming the resource
     ('IPPool/pool-a' or 'resource #3'), the field path and the value.
@@ -1245,7 +1253,8 @@ def validate_resources(resources, state):
     state present: complete resources; absent: only apiVersion, kind and metadata.name are read
     (returned as {apiVersion, kind, metadata: {name}}); patched: the given fields only, no
     defaults; None as a value removes that field (JSON merge patch; lists are replaced). A Node is
-    always a patch: of its labels and spec.bgp.
+    always a patch: of its labels and spec.bgp. ``datastore`` 'kubernetes' adds the rules libcalico-go
+    applies only there; None or 'etcdv3' leaves them out.
     """
     if state not in STATES:
         raise ValueError('state must be one of %s, not %r' % (', '.join(STATES), state))
@@ -1269,6 +1278,10 @@ def validate_resources(resources, state):
                 seen[key] = index
     if state == 'present':
         _pool_batch_checks(result, errors)
+    if datastore == 'kubernetes' and state != 'absent':
+        for resource in result:
+            if resource:
+                _kubernetes_datastore_rules(resource, errors)
     errors.raise_if_any()
     return [_plain(resource) for resource in result]
 

@@ -780,12 +780,13 @@ def is_bgp_community(text):
 # Whole-resource validation of the calicoctl module (the rules live in resource_validation.py).
 # ---------------------------------------------------------------------------------------------
 
-def validate_resources(resources, state):
+def validate_resources(resources, state, datastore=None):
     """Validate a batch of Calico resources for ``state`` (present, absent, patched) and return
     them canonical, with calicoctl's defaults for ``present``; raise ``ValidationErrors`` with
-    every problem of the batch. See resource_validation.validate_resources."""
+    every problem of the batch. ``datastore`` ('kubernetes' or 'etcdv3', optional) adds the rules
+    of that datastore. See resource_validation.validate_resources."""
     from ansible_collections.k8snet.calico.plugins.module_utils.calico import resource_validation
-    return resource_validation.validate_resources(resources, state)
+    return resource_validation.validate_resources(resources, state, datastore=datastore)
 
 
 def validate_against_live(resources, live_by_kind):
