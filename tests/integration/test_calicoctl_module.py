@@ -68,8 +68,12 @@ def store(request, tmp_path):
         cluster = request.getfixturevalue("cluster")
         request.getfixturevalue("calico_crds")
         ctl = request.getfixturevalue("calicoctl_k8s")
-        for plural in KINDS_PLURAL.values():  # a clean slate: the cluster is shared by the session
-            cluster.kubectl("delete", f"{plural}.crd.projectcalico.org", "--all", "--wait=false", check=False)
+
+        def clean_slate():  # the cluster is shared by the session
+            for plural in KINDS_PLURAL.values():
+                cluster.kubectl("delete", f"{plural}.crd.projectcalico.org", "--all", check=False)
+        clean_slate()
+        request.addfinalizer(clean_slate)
 
         def raw(kind, name):
             status, body = cluster.request("GET", f"/apis/crd.projectcalico.org/v1/{KINDS_PLURAL[kind]}/{name}", raw=True)
@@ -260,6 +264,9 @@ def test_node_patch_keeps_the_kubernetes_node(cluster, calicoctl_k8s, tmp_path):
     assert seen["metadata"]["labels"]["kubernetes.io/hostname"] == "node-1"
     again = run_playbook(tmp_path / "2", [store.task("patch", definition=RR_PATCH, state="patched")])
     assert again.result("patch")["results"][0]["action"] == "unchanged"
+    cluster.request("PATCH", "/api/v1/nodes/node-1", {"metadata": {"annotations": {
+        "projectcalico.org/RouteReflectorClusterID": None, "projectcalico.org/labels": None}}},
+        content_type="application/merge-patch+json")
 
 
 def test_node_patch_keeps_tunnel_addresses_in_etcd(etcd_server, calicoctl_etcd, tmp_path):
