@@ -23,16 +23,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-UPSTREAM = os.path.abspath(os.environ.get('CALICO_UPSTREAM_DIR') or os.path.join(REPO, '..', 'shared', 'upstream'))
+from conftest import REPO_ROOT, upstream_dir
+
+REPO = str(REPO_ROOT)
+UPSTREAM = str(upstream_dir().resolve())
 VENV = os.environ.get('K8SNET_VENV') or os.path.join(REPO, '.venv')
 COLLECTIONS = os.path.join(VENV, 'collections')
-_LINK = os.path.join(COLLECTIONS, 'ansible_collections', 'k8snet', 'calico')
-if not os.path.exists(_LINK):
-    os.makedirs(os.path.dirname(_LINK), exist_ok=True)
-    os.symlink(REPO, _LINK)
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest import cni  # noqa: E402
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest.diff import MISSING, diff_objects  # noqa: E402

@@ -1,27 +1,18 @@
 # Copyright: k8snet.calico contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The upstream release files the unit tests read (never copied into the repository), and this
-checkout importable as ansible_collections.k8snet.calico.
+"""The upstream release files the unit tests read (never copied into the repository), and small
+builders of test resources. (tests/conftest.py makes the checkout importable as the collection.)
 
 Not a conftest.py: tests/conftest.py is imported as ``conftest`` by tests that use its helpers,
 and a second conftest module here would shadow it.
 """
 
 import os
-import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(os.environ.get('K8SNET_VENV') or os.path.join(REPO, '.venv'), 'collections')
 UPSTREAM = os.environ.get('CALICO_UPSTREAM_DIR') or os.path.join(REPO, '..', 'shared', 'upstream')
 
-_LINK = os.path.join(COLLECTIONS, 'ansible_collections', 'k8snet', 'calico')
-if not os.path.exists(_LINK):
-    # The link scripts/env.sh (ensure_venv) makes.
-    os.makedirs(os.path.dirname(_LINK), exist_ok=True)
-    os.symlink(REPO, _LINK)
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
 
 
 def releases():
@@ -40,3 +31,15 @@ def upstream_file(release, name):
 def read_upstream(release, name):
     with open(upstream_file(release, name)) as handle:
         return handle.read()
+
+
+UID = '8365bb83-358c-4a2b-bc15-9d5d2d1df8b5'
+TS = '2026-11-25T16:22:21Z'
+
+
+def res(kind, name, spec=None, **metadata):
+    """A projectcalico.org/v3 resource."""
+    resource = {'apiVersion': 'projectcalico.org/v3', 'kind': kind, 'metadata': dict(name=name, **metadata)}
+    if spec is not None:
+        resource['spec'] = spec
+    return resource

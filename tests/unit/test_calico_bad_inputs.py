@@ -11,7 +11,6 @@ backend)). ``GOOD``: unusual but valid inputs, accepted here and by calicoctl, s
 
 import pytest
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import validation as v
 

@@ -7,20 +7,10 @@ import copy
 
 import pytest
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
-
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import compare, storage
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import validation as v
 
-UID = '8365bb83-358c-4a2b-bc15-9d5d2d1df8b5'
-TS = '2026-11-25T16:22:21Z'
-
-
-def res(kind, name, spec=None, **metadata):
-    resource = {'apiVersion': 'projectcalico.org/v3', 'kind': kind, 'metadata': dict(name=name, **metadata)}
-    if spec is not None:
-        resource['spec'] = spec
-    return resource
+from calico_testdata import TS, UID, res
 
 
 def desired(resource, state='present'):

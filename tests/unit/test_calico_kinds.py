@@ -5,7 +5,6 @@
 
 import pytest
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import defaults, kinds, resource_validation
 from ansible_collections.k8snet.calico.plugins.module_utils.calico.validation import ValidationErrors

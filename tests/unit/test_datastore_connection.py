@@ -10,7 +10,6 @@ import re
 import pytest
 import yaml
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.doc_fragments.datastore import ModuleDocFragment
 from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection

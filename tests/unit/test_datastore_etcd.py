@@ -11,7 +11,6 @@ import os
 import pytest
 import requests
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection, errors
 from ansible_collections.k8snet.calico.plugins.module_utils.datastore import etcd

@@ -10,7 +10,6 @@ import pytest
 import urllib3
 import yaml
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection, errors
 from ansible_collections.k8snet.calico.plugins.module_utils.datastore import kubernetes as k8s

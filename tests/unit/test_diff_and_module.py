@@ -5,7 +5,6 @@
 
 import yaml
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.module_utils.inventory_resources import build_resources
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest.diff import MISSING, diff_objects, diff_values

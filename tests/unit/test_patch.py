@@ -7,7 +7,6 @@ import copy
 
 import yaml
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest import document
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest.patch import patch_text

@@ -6,7 +6,6 @@ list index, the resource name and the value."""
 
 import pytest
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.module_utils.calico.validation import ValidationErrors
 from ansible_collections.k8snet.calico.plugins.module_utils.inventory_resources import (

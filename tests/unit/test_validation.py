@@ -6,7 +6,6 @@ the value."""
 
 import pytest
 
-import calico_testdata  # noqa: F401 pylint: disable=unused-import  # the collection on sys.path
 
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import validation as v
 

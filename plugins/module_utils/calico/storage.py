@@ -27,13 +27,13 @@ __metaclass__ = type
 
 import copy
 import datetime
-import ipaddress
 import json
 import re
 import uuid
 
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import defaults as calico_defaults
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import kinds as calico_kinds
+from ansible_collections.k8snet.calico.plugins.module_utils.calico import validation
 
 ETCD_PREFIX = '/calico/resources/v3/projectcalico.org/'
 METADATA_ANNOTATION = 'projectcalico.org/metadata'
@@ -305,15 +305,10 @@ def from_crd(obj):
 def _address(text, version=None, network=False, cidr=False):
     """The annotation value if it passes libcalico-go's check (invalid ones are ignored on read):
     ``network``: ValidateIPv4Network (an address or a masked CIDR); ``cidr``: ValidateCIDRv4/6."""
-    if not isinstance(text, str) or not text or '%' in text:
+    if not isinstance(text, str) or not text:
         return ''
     try:
-        if '/' in text:
-            address = ipaddress.ip_address(text.split('/', 1)[0])
-            net = ipaddress.ip_network(text, strict=False)
-        else:
-            address = ipaddress.ip_address(text)
-            net = ipaddress.ip_network(text)
+        address, net = validation.parse_address_or_cidr(text)
     except ValueError:
         return ''
     if version is not None and address.version != version:

@@ -698,19 +698,22 @@ def dns_label(value):
 # Addresses as Go's net package and libcalico-go/lib/net parse them.
 # ---------------------------------------------------------------------------------------------
 
+def parse_address_or_cidr(text):
+    """(address, network) of ``192.0.2.1``, ``192.0.2.1/24`` or ``10.0.0.0/8`` (the network keeps the
+    given prefix, host bits allowed); ValueError for anything else, zone suffixes included."""
+    if '%' in text:
+        raise ValueError('zone suffix')
+    if '/' in text:
+        return ipaddress.ip_address(text.split('/', 1)[0]), ipaddress.ip_network(text, strict=False)
+    return ipaddress.ip_address(text), ipaddress.ip_network(text)
+
+
 def cidr_or_ip(value, version=None, strict=False):
     """cnet.ParseCIDROrIP: a CIDR, or an address (a /32 or /128). ``strict``: host bits unset
     (the validator's 'net'); ``version`` 4 or 6. Returned unchanged, as calicoctl stores it."""
     text = _require_string(value, 'an IP address or CIDR')
-    if '%' in text:
-        raise InvalidValue('is not an IP address or CIDR')
     try:
-        if '/' in text:
-            address = ipaddress.ip_address(text.split('/', 1)[0])
-            network = ipaddress.ip_network(text, strict=False)
-        else:
-            address = ipaddress.ip_address(text)
-            network = ipaddress.ip_network(text)
+        address, network = parse_address_or_cidr(text)
     except ValueError:
         raise InvalidValue('is not an IP address or CIDR')
     if version is not None and address.version != version:
