@@ -153,8 +153,11 @@ def test_every_kind_create_rerun_check_diff_absent(store, tmp_path):
     again = run_playbook(tmp_path / "2", [store.task("apply", definition=EVERY_KIND)])
     out = again.result("apply")
     assert not out["changed"] and {r["action"] for r in out["results"]} == {"unchanged"}
-    # One read of each kind (a Kubernetes list, an etcd range), and no write.
-    assert set(out["requests"]) <= {"list", "range"} and sum(out["requests"].values()) == len(EVERY_KIND)
+    # One read of each kind (a Kubernetes list, an etcd range), one question whether a Calico API
+    # server serves projectcalico.org/v3 (Kubernetes only), and no write.
+    reads = {verb: count for verb, count in out["requests"].items() if verb != "discover"}
+    assert set(reads) <= {"list", "range"} and sum(reads.values()) == len(EVERY_KIND), out["requests"]
+    assert out["requests"].get("discover", 0) == (1 if store.name == "kubernetes" else 0)
     assert store.version() == before
 
     # Check mode with a change reports it, shows the diff, and stores nothing.
@@ -283,3 +286,32 @@ def test_node_patch_keeps_tunnel_addresses_in_etcd(etcd_server, calicoctl_etcd, 
                                    "routeReflectorClusterID": "224.0.0.1"}
     assert live["spec"]["ipv4VXLANTunnelAddr"] == "10.244.1.2"
     assert live["metadata"]["labels"]["route-reflector"] == "true"
+
+
+def test_uses_the_calico_api_server_when_it_serves_v3(cluster, calico_crds, tmp_path):
+    """A CRD in group projectcalico.org stands in for the Calico API server's v3 API."""
+    stand_in = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "bgppeers.projectcalico.org"},
+        "spec": {"group": "projectcalico.org", "scope": "Cluster",
+                 "names": {"plural": "bgppeers", "singular": "bgppeer", "kind": "BGPPeer", "listKind": "BGPPeerList"},
+                 "versions": [{"name": "v3", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                     "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(stand_in))
+    try:
+        cluster.kubectl("wait", "--for", "condition=Established", "crd/bgppeers.projectcalico.org", "--timeout", "60s")
+        options = {"datastore": "kubernetes", "kubeconfig": str(cluster.kubeconfig)}
+        wanted = resource("BGPPeer", "via-apiserver", {"peerIP": "192.0.2.44", "asNumber": 65001})
+        run = run_playbook(tmp_path, [{"name": "apply", "k8snet.calico.calicoctl": {**options, "definition": wanted}}])
+        assert run.result("apply")["results"][0]["action"] == "created", run.stdout[-2000:]
+        stored = cluster.request("GET", "/apis/projectcalico.org/v3/bgppeers/via-apiserver")
+        assert stored["spec"] == {"peerIP": "192.0.2.44", "asNumber": 65001}
+        assert cluster.request("GET", "/apis/crd.projectcalico.org/v1/bgppeers/via-apiserver", raw=True)[0] == 404
+        again = run_playbook(tmp_path / "2", [{"name": "apply", "k8snet.calico.calicoctl": {**options, "definition": wanted}}])
+        assert again.result("apply")["results"][0]["action"] == "unchanged"
+        forced = run_playbook(tmp_path / "3", [{"name": "apply", "k8snet.calico.calicoctl": {
+            **options, "api": "crd", "definition": wanted}}])
+        assert forced.result("apply")["results"][0]["action"] == "created"
+        cluster.request("DELETE", "/apis/crd.projectcalico.org/v1/bgppeers/via-apiserver")
+    finally:
+        cluster.kubectl("delete", "crd", "bgppeers.projectcalico.org", "--wait=true", check=False)

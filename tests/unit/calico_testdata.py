@@ -14,7 +14,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 UPSTREAM = os.environ.get('CALICO_UPSTREAM_DIR') or os.path.join(REPO, '..', 'shared', 'upstream')
 
 
-
 def releases():
     """Release folders of the upstream files (v3.28.5, ...) that hold a calico.yaml."""
     base = os.path.join(UPSTREAM, 'calico')

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import datetime
 import uuid
 
@@ -24,26 +25,59 @@ V3_GROUP = 'projectcalico.org'
 V3_VERSION = 'v3'
 
 
-def _metadata(resource):
-    return resource.setdefault('metadata', {})
+_SERVER_METADATA = ('managedFields', 'generation', 'selfLink')
+
+
+def _to_v3_object(resource):
+    """What to send to a Calico API server: the v3 resource itself (it stores and converts)."""
+    obj = copy.deepcopy(resource)
+    obj.pop('status', None)
+    for field in _SERVER_METADATA + ('creationTimestamp',):
+        obj['metadata'].pop(field, None)
+    return obj
+
+
+def _from_v3_object(obj):
+    resource = copy.deepcopy(obj)
+    for field in _SERVER_METADATA:
+        resource.get('metadata', {}).pop(field, None)
+    return resource
 
 
 class KubernetesStore(object):
     """The kubernetes datastore. CRD objects of crd.projectcalico.org/v1 (what calicoctl writes);
     a Calico Node is the Kubernetes Node's projectcalico.org annotations and labels."""
 
-    def __init__(self, client):
+    def __init__(self, client, api='auto'):
         self.client = client
         self.requests = client.requests
+        self.api = api
+        self._v3_plurals = None
         self._raw = {}  # (kind, name) -> the object as read, for updates that keep its other fields
+
+    def _served_v3(self):
+        """Plurals that a Calico API server serves in projectcalico.org/v3 (one discovery request)."""
+        if self._v3_plurals is None:
+            if self.api == 'crd':
+                self._v3_plurals = set()
+            else:
+                self._v3_plurals = set(self.client.discover(V3_GROUP).get(V3_VERSION) or [])
+        return self._v3_plurals
+
+    def route(self, kind):
+        """(group, version, to_object, from_object) of ``kind``: the Calico API server's v3 objects
+        when it serves the kind (or ``api`` is ``projectcalico.org/v3``), else the CRD objects."""
+        if self.api == V3_GROUP + '/' + V3_VERSION or kind.plural in self._served_v3():
+            return V3_GROUP, V3_VERSION, _to_v3_object, _from_v3_object
+        return CRD_GROUP, CRD_VERSION, storage.to_crd, storage.from_crd
 
     def list(self, kind):
         if kind.node:
             items = self.client.list('', 'v1', 'nodes')['items']
             convert = storage.node_from_k8s
         else:
-            items = self.client.list(CRD_GROUP, CRD_VERSION, kind.plural)['items']
-            convert = storage.from_crd
+            group, version, _to, convert = self.route(kind)
+            items = self.client.list(group, version, kind.plural)['items']
         found = {}
         for obj in items:
             resource = convert(obj)
@@ -58,8 +92,9 @@ class KubernetesStore(object):
                 obj = self.client.get('', 'v1', 'nodes', name)
                 resource = storage.node_from_k8s(obj)
             else:
-                obj = self.client.get(CRD_GROUP, CRD_VERSION, kind.plural, name)
-                resource = storage.from_crd(obj)
+                group, version, _to, convert = self.route(kind)
+                obj = self.client.get(group, version, kind.plural, name)
+                resource = convert(obj)
         except NotFound:
             return None
         self._raw[(kind.name, name)] = obj
@@ -68,9 +103,10 @@ class KubernetesStore(object):
     def create(self, kind, resource, dry_run=False):
         if kind.node:
             raise ValueError('a Calico Node is created by calico-node, not by this module')
-        obj = storage.to_crd(resource)
+        group, version, to_object, from_object = self.route(kind)
+        obj = to_object(resource)
         obj['metadata'].pop('resourceVersion', None)
-        return storage.from_crd(self.client.create(CRD_GROUP, CRD_VERSION, kind.plural, obj, dry_run=dry_run))
+        return from_object(self.client.create(group, version, kind.plural, obj, dry_run=dry_run))
 
     def update(self, kind, resource, version, dry_run=False):
         name = resource['metadata']['name']
@@ -79,15 +115,16 @@ class KubernetesStore(object):
             patch.setdefault('metadata', {})['resourceVersion'] = version
             written = self.client.patch('', 'v1', 'nodes', name, patch, patch_type='merge', dry_run=dry_run)
             return storage.node_from_k8s(written)
-        obj = storage.to_crd(resource)
+        group, api_version, to_object, from_object = self.route(kind)
+        obj = to_object(resource)
         obj['metadata']['resourceVersion'] = version
-        return storage.from_crd(self.client.replace(CRD_GROUP, CRD_VERSION, kind.plural, obj, dry_run=dry_run))
+        return from_object(self.client.replace(group, api_version, kind.plural, obj, dry_run=dry_run))
 
     def delete(self, kind, name, version, dry_run=False):
         if kind.node:
             raise ValueError('a Calico Node is not deleted by this module')
-        self.client.delete(CRD_GROUP, CRD_VERSION, kind.plural, name, dry_run=dry_run,
-                           resource_version=version)
+        group, api_version = self.route(kind)[:2]
+        self.client.delete(group, api_version, kind.plural, name, dry_run=dry_run, resource_version=version)
 
 
 class EtcdStore(object):
@@ -138,8 +175,10 @@ class EtcdStore(object):
             self.client.delete(storage.etcd_key(kind.name, name), version)
 
 
-def open_store(settings, client):
-    """The store for resolved connection settings and their transport client."""
+def open_store(settings, client, api='auto'):
+    """The store for resolved connection settings and their transport client. ``api`` (kubernetes
+    datastore): ``auto`` uses a Calico API server's projectcalico.org/v3 when one serves it,
+    ``crd`` always the crd.projectcalico.org/v1 objects, ``projectcalico.org/v3`` always the API server."""
     if settings.datastore == 'etcdv3':
         return EtcdStore(client)
-    return KubernetesStore(client)
+    return KubernetesStore(client, api=api)
