@@ -99,6 +99,16 @@ options:
         an Ansible Vault variable or the C(ETCD_PASSWORD) environment variable.
       - Else C(etcdPassword) of the config file, else C(CALICO_ETCD_PASSWORD) then C(ETCD_PASSWORD).
     type: str
+  api:
+    description:
+      - Kubernetes datastore only. Which API holds Calico resources.
+      - C(auto) asks the API once whether a Calico API server serves C(projectcalico.org/v3) and then
+        uses it for the kinds it serves; otherwise the C(crd.projectcalico.org/v1) objects that calicoctl
+        writes. C(crd) and C(projectcalico.org/v3) choose without asking.
+      - A Calico Node is always read and patched on its Kubernetes Node.
+    type: str
+    choices: [auto, crd, projectcalico.org/v3]
+    default: auto
 notes:
   - The connection settings are resolved as calicoctl v3.31 resolves them
     (C(libcalico-go/lib/apiconfig/load.go)); each environment variable is read first with the

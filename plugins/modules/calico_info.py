@@ -26,16 +26,6 @@ options:
     type: list
     elements: str
     default: []
-  api:
-    description:
-      - Kubernetes datastore only. Which API holds Calico resources.
-      - C(auto) asks the API once whether a Calico API server serves C(projectcalico.org/v3) and then
-        uses it for the kinds it serves; otherwise the C(crd.projectcalico.org/v1) objects that calicoctl
-        writes. C(crd) and C(projectcalico.org/v3) choose without asking.
-      - A Calico Node is always read and patched on its Kubernetes Node.
-    type: str
-    choices: [auto, crd, projectcalico.org/v3]
-    default: auto
   name:
     description:
       - Read only the resource of this name (of each kind in O(kinds)).
@@ -99,7 +89,6 @@ def main():
         kinds=dict(type='list', elements='str', default=[]),
         name=dict(type='str'),
     )
-    argument_spec['api'] = dict(type='str', choices=['auto', 'crd', 'projectcalico.org/v3'], default='auto')
     argument_spec.update(connection.argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     client = None

@@ -52,16 +52,6 @@ options:
         but are not in this input. Nothing without that label is ever deleted by pruning.
     type: bool
     default: false
-  api:
-    description:
-      - Kubernetes datastore only. Which API holds Calico resources.
-      - C(auto) asks the API once whether a Calico API server serves C(projectcalico.org/v3) and then
-        uses it for the kinds it serves; otherwise the C(crd.projectcalico.org/v1) objects that calicoctl
-        writes. C(crd) and C(projectcalico.org/v3) choose without asking.
-      - A Calico Node is always read and patched on its Kubernetes Node.
-    type: str
-    choices: [auto, crd, projectcalico.org/v3]
-    default: auto
   managed_by:
     description:
       - Value of the label C(k8snet.calico/managed-by) put on every resource this module writes
@@ -231,7 +221,6 @@ def main():
         prune=dict(type='bool', default=False),
         managed_by=dict(type='str', default='k8snet.calico'),
     )
-    argument_spec['api'] = dict(type='str', choices=['auto', 'crd', 'projectcalico.org/v3'], default='auto')
     argument_spec.update(connection.argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('definition', 'src')],

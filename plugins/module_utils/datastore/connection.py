@@ -132,6 +132,8 @@ def argument_spec():
         etcd_key=dict(type='path', no_log=False),
         etcd_username=dict(type='str'),
         etcd_password=dict(type='str', no_log=True),
+        # Not a calicoctl setting: where Calico resources live in the kubernetes datastore.
+        api=dict(type='str', choices=['auto', 'crd', 'projectcalico.org/v3'], default='auto'),
     )
 
 
