@@ -312,37 +312,28 @@ def test_install_yml_without_calicoctl_checksum_fails_first(installed, mirror, t
     assert installed.versions() == before and not mirror.requests
 
 
-def test_stalled_rollout_fails_naming_the_pods(installed):
-    stalled = installed.vars(calico_image_registry="registry.test/kwok-stall", calico_rollout_timeout=5)
-    run = run_playbook_file(installed.workdir, INSTALL, extra_vars=stalled, name="stall")
+@pytest.mark.parametrize("marker,reasons", [
+    ("kwok-stall", ["container calico-node running, not passing its readiness probe"]),
+    ("kwok-crash", ["container calico-node CrashLoopBackOff (back-off restarting failed container), 5 restarts",
+                    "last exit code 1 (Error)"]),
+], ids=["stall", "crash"])
+def test_failed_rollout_names_the_pods_and_why(installed, marker, reasons):
+    failing = installed.vars(calico_image_registry=f"registry.test/{marker}", calico_rollout_timeout=5)
+    run = run_playbook_file(installed.workdir, INSTALL, extra_vars=failing, name=marker)
     assert run.returncode != 0
     message = run.failure()
     assert "DaemonSet kube-system/calico-node did not roll out within calico_rollout_timeout (5 s)" in message
-    # Every pod that runs the stalling image and is not ready is named, with the reason.
+    # Every pod that runs the failing image and is not ready is named, with the reason.
     pods = installed.get(f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=k8s-app%3Dcalico-node")["items"]
-    stalled_pods = [p["metadata"]["name"] for p in pods if "kwok-stall" in p["spec"]["containers"][0]["image"]]
-    assert stalled_pods
-    for name in stalled_pods:
+    failing_pods = [p["metadata"]["name"] for p in pods if marker in p["spec"]["containers"][0]["image"]]
+    assert failing_pods
+    for name in failing_pods:
         assert f"{name} on node-" in message
-    assert "container calico-node running, not passing its readiness probe" in message
+    for reason in reasons:
+        assert reason in message
     assert "calico-kube-controllers" in message
     # Nothing after the failed wait ran: the resources were not applied.
     assert not results_of(run, "k8snet.calico.calico : Apply calico-resources.yaml")
-
-
-def test_crash_looping_rollout_fails_naming_crashloopbackoff(installed):
-    crashing = installed.vars(calico_image_registry="registry.test/kwok-crash", calico_rollout_timeout=5)
-    run = run_playbook_file(installed.workdir, INSTALL, extra_vars=crashing, name="crash")
-    assert run.returncode != 0
-    message = run.failure()
-    assert "DaemonSet kube-system/calico-node did not roll out" in message
-    pods = installed.get(f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=k8s-app%3Dcalico-node")["items"]
-    crashing_pods = [p["metadata"]["name"] for p in pods if "kwok-crash" in p["spec"]["containers"][0]["image"]]
-    assert crashing_pods
-    for name in crashing_pods:
-        assert f"{name} on node-" in message
-    assert "container calico-node CrashLoopBackOff (back-off restarting failed container), 5 restarts" in message
-    assert "last exit code 1 (Error)" in message
 
 
 @pytest.mark.etcd
