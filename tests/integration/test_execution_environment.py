@@ -7,6 +7,7 @@ the image would get. Offline and fast.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -99,10 +100,12 @@ def test_collection_is_installed_into_the_image(context, tmp_path):
     assert "COPY _build/k8snet.calico /tmp/k8snet.calico" in containerfile
     assert "ansible-galaxy collection install --offline --no-deps" in containerfile
     dest = tmp_path / "collections"
+    # Only the target folder is searched, as in a fresh image (not the checkout a test run may expose).
     run = subprocess.run(
         [str(_tool("ansible-galaxy")), "collection", "install", "--offline", "--no-deps", "-p", str(dest),
          str(context / "_build" / "k8snet.calico")],
-        capture_output=True, text=True, timeout=60, check=False)
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(dest)})
     assert run.returncode == 0, run.stdout + run.stderr
     installed = dest / "ansible_collections" / "k8snet" / "calico"
     for wanted in ("MANIFEST.json", "plugins/modules/calicoctl.py", "playbooks/install.yml",
