@@ -95,19 +95,25 @@ def _calicoctl_view(raw: str) -> list[tuple[str, str, str, str]]:
     return sorted(peers)
 
 
+def _tor_and_nodes(lab, mesh):
+    """A TOR and three nodes that all peer with it (and, with ``mesh``, with each other)."""
+    lab.add_router("tor", TOR, kind="tor")
+    for i, addr in enumerate([N1, N2, N3], start=1):
+        lab.add_router(f"node-{i}", addr)
+    nodes = ["node-1", "node-2", "node-3"]
+    lab.set_peers("tor", [{"name": n} for n in nodes])
+    for n in nodes:
+        lab.set_peers(n, [{"name": "tor"}] + (lab.mesh_peers(n) if mesh else []))
+    return nodes
+
+
 @pytest.fixture(scope="module")
 def tor_lab():
     """One TOR (AS 65001) and three nodes (AS 64512): every node peers with
     the TOR (Global_ peer) and with the other nodes (node-to-node mesh)."""
     _require()
     with BgpLab() as lab:
-        lab.add_router("tor", TOR, kind="tor")
-        for i, addr in enumerate([N1, N2, N3], start=1):
-            lab.add_router(f"node-{i}", addr)
-        nodes = ["node-1", "node-2", "node-3"]
-        lab.set_peers("tor", [{"name": n} for n in nodes])
-        for n in nodes:
-            lab.set_peers(n, [{"name": "tor"}] + lab.mesh_peers(n))
+        nodes = _tor_and_nodes(lab, mesh=True)
         t0 = time.monotonic()
         for name in ["tor", *nodes]:
             lab.wait_established(name, timeout=30)
@@ -176,13 +182,7 @@ def test_repeering_to_route_reflector_converges():
     """All nodes peer with the TOR; then only the RR does, the others are
     its clients; routes still reach the TOR and the other nodes."""
     with BgpLab() as lab:
-        lab.add_router("tor", TOR, kind="tor")
-        for i, addr in enumerate([N1, N2, N3], start=1):
-            lab.add_router(f"node-{i}", addr)
-        nodes = ["node-1", "node-2", "node-3"]
-        lab.set_peers("tor", [{"name": n} for n in nodes])
-        for n in nodes:
-            lab.set_peers(n, [{"name": "tor"}])
+        nodes = _tor_and_nodes(lab, mesh=False)
         for n in ["tor", *nodes]:
             lab.wait_established(n)
 
