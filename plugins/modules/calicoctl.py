@@ -66,6 +66,11 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
+  action_group:
+    description: Use C(group/k8snet.calico.datastore) in C(module_defaults) to set the datastore options once.
+    support: full
+    membership:
+      - k8snet.calico.datastore
 notes:
   - The kubernetes datastore is reached with the C(kubernetes) Python library, etcd with C(requests).
   - Writes that meet a conflict (HTTP 409, failed etcd compare) are planned again from a fresh read,

@@ -630,6 +630,26 @@ class BgpLab:
         router.rr_cluster_id = cluster_id
         self._reconfigure(router)
 
+    def set_node(self, name: str, *, peers: Iterable[dict], rr_cluster_id: str | None) -> None:
+        """Replace a node's peers and route reflector cluster ID in one reconfiguration (what
+        calico-node's confd does when it rewrites bird.cfg)."""
+        router = self.router(name)
+        if rr_cluster_id is not None:
+            ipaddress.IPv4Address(rr_cluster_id)
+        previous = router.rr_cluster_id
+        router.rr_cluster_id = rr_cluster_id
+        try:
+            resolved = [self._resolve_peer(router, dict(p)) for p in peers]
+            names = [self._proto_name(router, p) for p in resolved]
+            dupes = {n for n in names if names.count(n) > 1}
+            if dupes:
+                raise ValueError(f"duplicate peerings: {sorted(dupes)}")
+        except ValueError:
+            router.rr_cluster_id = previous
+            raise
+        router.peers = resolved
+        self._reconfigure(router)
+
     def set_pod_blocks(self, name: str, blocks: Iterable[str]) -> None:
         """Replace the blocks a node announces; reconfigures if running."""
         router = self.router(name)
@@ -961,6 +981,18 @@ class BgpLab:
         """``show route [for PREFIX] all`` text of a router."""
         args = ["show", "route"] + (["for", prefix] if prefix else []) + ["all"]
         return self.birdc(name, *args)
+
+    def route_prefixes(self, name: str) -> set[str]:
+        """The prefixes of a router's table that have a usable route (``show route``; a
+        blackhole counts, an unreachable route does not)."""
+        prefixes = set()
+        for line in self.birdc(name, "show", "route").splitlines():
+            if not line.strip() or line[0].isspace() or line.startswith("BIRD "):
+                continue
+            cols = line.split()
+            if len(cols) > 1 and cols[1] != "unreachable" and "/" in cols[0]:
+                prefixes.add(cols[0])
+        return prefixes
 
     def has_route(self, name: str, prefix: str, via: str | None = None) -> bool:
         """Whether the router's table holds exactly ``prefix`` (via a lab
