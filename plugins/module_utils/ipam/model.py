@@ -366,21 +366,22 @@ class Workload(object):
 
 
 def workload_from_pod(pod):
+    """A pod's addresses as libcalico-go's k8s conversion (getPodIPs) takes them: status.podIPs,
+    else status.podIP, else the annotations cni.projectcalico.org/podIPs, then podIP."""
     meta = pod.get('metadata') or {}
     status = pod.get('status') or {}
-    ips = [item.get('ip') for item in status.get('podIPs') or [] if item.get('ip')]
-    if status.get('podIP') and status['podIP'] not in ips:
-        ips.append(status['podIP'])
     annotations = meta.get('annotations') or {}
-    for key in ('cni.projectcalico.org/podIP', 'cni.projectcalico.org/podIPs'):
-        for text in (annotations.get(key) or '').split(','):
-            text = text.strip().split('/')[0]
-            if text and text not in ips:
-                ips.append(text)
+    ips = [item.get('ip') for item in status.get('podIPs') or [] if item.get('ip')]
+    if not ips and status.get('podIP'):
+        ips = [status['podIP']]
+    for key in ('cni.projectcalico.org/podIPs', 'cni.projectcalico.org/podIP'):
+        if not ips and annotations.get(key):
+            ips = [text.strip() for text in annotations[key].split(',') if text.strip()]
+    ips = [text.split('/')[0] for text in ips]
     host_network = (pod.get('spec') or {}).get('hostNetwork')
     return Workload(meta.get('namespace'), meta.get('name'), (pod.get('spec') or {}).get('nodeName'),
                     [] if host_network else ips,
-                    status.get('phase') not in ('Succeeded', 'Failed') and not meta.get('deletionTimestamp'))
+                    status.get('phase') not in ('Succeeded', 'Failed'))
 
 
 def workload_from_wep(resource):
