@@ -48,7 +48,7 @@ options:
   ipam_fail_percent:
     description:
       - A pool whose address or block utilisation reaches this percentage is reported with status C(fail)
-        (listed in RV(ipam.failures); the module itself does not fail).
+        (listed in the C(failures) of RV(ipam); the module itself does not fail).
     type: float
     default: 95
   ipam_formats:

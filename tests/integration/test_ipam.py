@@ -124,9 +124,7 @@ def bed(request, tmp_path):
     with EtcdClient([etcd.endpoint]) as client:
         for key, value in builder.etcd_kvs().items():
             client.create(key, value)
-        client.create("/calico/resources/v3/projectcalico.org/clusterinformations/default", json.dumps(
-            {"kind": "ClusterInformation", "apiVersion": "projectcalico.org/v3",
-             "metadata": {"name": "default"}, "spec": cluster_information()}))
+    # (calicoctl wrote ClusterInformation default when it first connected)
 
     def snapshot():
         return {"revision": etcd.revision(), "ipam": sorted(etcd.get_prefix("/calico/ipam/v2/").items())}
@@ -179,9 +177,9 @@ def test_report_release_and_calicoctl_agree(bed, tmp_path):
     assert {k: pools["roomy"][k] for k in ("size", "allocated", "free", "blocks_in_use", "free_blocks")} == \
         {"size": 256, "allocated": 12, "free": 244, "blocks_in_use": 1, "free_blocks": 3}
     nodes = {n["name"]: n for n in data["nodes"]}
-    assert [(nodes[n]["block_count"], nodes[n]["allocated"], nodes[n]["addresses"], nodes[n]["borrowed"],
-             nodes[n]["lent"]) for n in ("ipam-a", "ipam-b", "ipam-c")] == [(2, 28, 26, 0, 2), (1, 16, 16, 0, 0),
-                                                                           (1, 16, 18, 2, 0)]
+    node_numbers = [(nodes[n]["block_count"], nodes[n]["allocated"], nodes[n]["addresses"], nodes[n]["borrowed"],
+                     nodes[n]["lent"]) for n in ("ipam-a", "ipam-b", "ipam-c")]
+    assert node_numbers == [(2, 28, 26, 0, 2), (1, 16, 16, 0, 0), (1, 16, 18, 2, 0)]
     assert nodes["ipam-gone"]["exists"] is False
     assert sorted(r["ip"] for r in data["borrowed"]) == facts["borrowed"]
     assert sorted(r["ip"] for r in data["leaked"]) == leaked_ips
@@ -247,6 +245,15 @@ def test_report_release_and_calicoctl_agree(bed, tmp_path):
     data = json.loads((tmp_path / "report2" / "ipam-report.json").read_text())
     assert (data["summary"]["leaked"], data["summary"]["borrowed"], data["summary"]["allocated"]) == (0, 1, 56)
     assert run.returncode != 0  # nearly-full still has 100% of its blocks claimed
+    # the same report again changes no file; in check mode nothing is written at all
+    rerun = report_run(tmp_path, bed, "report2", calico_ipam_fail_percent=100.0, calico_ipam_warn_percent=99.0)
+    assert rerun.changed_tasks() == [] and rerun.stats["changed"] == 0
+    dry = run_playbook_file(tmp_path, REPO_ROOT / "playbooks" / "ipam_report.yml", name="dry", check=True,
+                            extra_vars={"calico_datastore": bed.name,
+                                        "calico_kubeconfig": bed.options.get("kubeconfig", ""),
+                                        "calico_etcd_endpoints": bed.options.get("etcd_endpoints", []),
+                                        "calico_ipam_report_dir": str(tmp_path / "dry")})
+    assert "nearly-full" in dry.failure() and not (tmp_path / "dry").exists()
 
 
 # -- the HTML page in headless Chromium ---------------------------------------------------------

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from ansible_collections.k8snet.calico.plugins.module_utils import inventory_resources
 from ansible_collections.k8snet.calico.plugins.module_utils.datastore.errors import Conflict
 from ansible_collections.k8snet.calico.plugins.module_utils.ipam import model, release, render, report
 from ipam_testdata import IpamBuilder, scenario
@@ -284,3 +285,26 @@ def test_renderers():
     assert "<script" not in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
     assert page.count('class="bar"') == 2 + 4  # 2 pools, ipam-a/b/c/gone have allocations
     assert render.COLOURS["fail"] in page and render.COLOURS["ok"] in page
+
+
+# -- calico_ip_reservations (fixed pod IPs) ------------------------------------------------------
+
+@pytest.mark.parametrize("reservations,message", [
+    ([{"name": "r", "reserved_cidrs": ["10.0.0.1/24"]}], "calico_ip_reservations[0] (r).reserved_cidrs[0]: '10.0.0.1/24'"),
+    ([{"name": "r"}], "calico_ip_reservations[0] (r).reserved_cidrs: null is not a non-empty list"),
+    ([{"name": "Bad_Name", "reserved_cidrs": ["10.0.0.1"]}], "calico_ip_reservations[0] (Bad_Name).name"),
+    ([{"name": "r", "reserved_cidrs": ["10.0.0.1"], "cidr": "x"}], "unknown key 'cidr'"),
+])
+def test_bad_reservations_are_named(reservations, message):
+    from ansible_collections.k8snet.calico.plugins.module_utils.calico.validation import ValidationErrors
+    with pytest.raises(ValidationErrors) as err:
+        inventory_resources.build_resources({"ip_reservations": reservations})
+    assert message in str(err.value)
+
+
+def test_reservations_rendered_in_order():
+    resources = inventory_resources.build_resources({"ip_reservations": [
+        {"name": "a", "reserved_cidrs": "10.0.0.1"}, {"name": "b", "reserved_cidrs": ["fd00::/126"]}]})
+    assert [(r["kind"], r["metadata"]["name"], r["spec"]) for r in resources if r["kind"] == "IPReservation"] == [
+        ("IPReservation", "a", {"reservedCIDRs": ["10.0.0.1"]}),
+        ("IPReservation", "b", {"reservedCIDRs": ["fd00::/126"]})]

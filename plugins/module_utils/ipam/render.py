@@ -89,8 +89,8 @@ def csv_files(report):
     addresses += [['leaked'] + [r[f] for f in ADDRESS_FIELDS[1:]] for r in report['leaked']]
     return {
         'ipam-pools.csv': _csv(POOL_FIELDS, [[p[f] for f in POOL_FIELDS] for p in report['pools']]),
-        'ipam-nodes.csv': _csv(NODE_FIELDS + ('blocks',), [[n[f] for f in NODE_FIELDS] + [' '.join(n['blocks'])]
-                                                          for n in report['nodes']]),
+        'ipam-nodes.csv': _csv(NODE_FIELDS + ('blocks',),
+                               [[n[f] for f in NODE_FIELDS] + [' '.join(n['blocks'])] for n in report['nodes']]),
         'ipam-addresses.csv': _csv(ADDRESS_FIELDS, addresses),
         'ipam-unclaimable-blocks.csv': _csv(('cidr', 'pool', 'node', 'allocated', 'reason'),
                                             [[b['cidr'], b['pool'], b['node'], b['allocated'], b['reason']]
@@ -115,9 +115,9 @@ def _status(value, warn, fail):
     return 'ok'
 
 
-def bar_chart(rows, css_id, warn, fail, width=720):
+def bar_chart(rows, css_id, warn, fail, width=880):
     """An inline SVG: one horizontal bar per row (label, percent, detail), coloured by status."""
-    label_w, bar_w, row_h = 200, width - 200 - 150, 26
+    label_w, bar_w, row_h = 200, 370, 26
     height = row_h * len(rows) + 10
     parts = ['<svg id="%s" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img">'
              % (css_id, width, height)]
@@ -145,8 +145,8 @@ def html(report, title='Calico IPAM report'):
               '%d/%d IPs, %d/%d blocks' % (p['allocated'], p['size'], p['blocks_in_use'], p['blocks_total']))
              for p in report['pools']]
     nodes = sorted(report['nodes'], key=lambda n: (-n['utilisation_percent'], n['name']))
-    node_rows = [(n['name'], n['utilisation_percent'], '%d/%d IPs, %d borrowed' % (n['allocated'], n['capacity'],
-                                                                                    n['borrowed']))
+    node_rows = [(n['name'], n['utilisation_percent'],
+                  '%d/%d IPs, %d borrowed' % (n['allocated'], n['capacity'], n['borrowed']))
                  for n in nodes[:NODE_CHART_LIMIT]]
     out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>%s</title>' % _esc(title),
            '<style>body{font-family:sans-serif;margin:24px;color:#1d2433}h1{font-size:22px}'
@@ -170,8 +170,8 @@ def html(report, title='Calico IPAM report'):
     out.append(bar_chart(node_rows, 'nodes-chart', warn, fail))
     for word, css, messages in (('Failures', 'fail', report['failures']), ('Warnings', 'warn', report['warnings'])):
         if messages:
-            out.append('<h2>%s</h2><ul>%s</ul>' % (word, ''.join('<li class="%s">%s</li>' % (css, _esc(m))
-                                                                   for m in messages)))
+            items = ''.join('<li class="%s">%s</li>' % (css, _esc(m)) for m in messages)
+            out.append('<h2>%s</h2><ul>%s</ul>' % (word, items))
     for name, rows in (('Borrowed addresses', report['borrowed']), ('Leaked addresses', report['leaked'])):
         if rows:
             out.append('<h2>%s (%d)</h2><table><tr><th>IP</th><th>block</th><th>block node</th><th>node</th>'

@@ -235,5 +235,5 @@ def compute_report(state, warn_percent=DEFAULT_WARN_PERCENT, fail_percent=DEFAUL
 
 
 def _address_row(item):
-    return dict((key, item[key]) for key in ('ip', 'block', 'block_node', 'node', 'handle', 'namespace', 'pod',
-                                            'type'))
+    fields = ('ip', 'block', 'block_node', 'node', 'handle', 'namespace', 'pod', 'type')
+    return dict((key, item[key]) for key in fields)
