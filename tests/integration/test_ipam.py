@@ -342,3 +342,45 @@ def screenshot_shows_charts(page: Path, png: Path):
     assert quarter and quarter[0][0] > full[0][0], ok_runs[:20]
     # ipam-a: 35% of its blocks (28 of 80) -> ~130 px, in the nodes chart further down
     assert [r for r in ok_runs if 124 <= r[2] <= 135 and r[0] > quarter[0][0] + 30], ok_runs[:40]
+
+
+def test_release_retries_after_a_concurrent_write(bed):
+    """Another writer updates the block between our read and our write: the datastore refuses our
+    stale version (HTTP 409 / a failed etcd compare), the release reads the block again and succeeds."""
+    from ansible_collections.k8snet.calico.plugins.module_utils import datastore as transport
+    from ansible_collections.k8snet.calico.plugins.module_utils.calico.store import open_store
+    from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection
+    from ansible_collections.k8snet.calico.plugins.module_utils.ipam import datastore, release
+
+    _builder, facts = scenario()
+    settings = connection.resolve(bed.options, environ={}, file_exists=lambda path: False)
+    client = transport.connect(settings)
+    try:
+        ipam = datastore.open_ipam(settings, client, open_store(settings, client, api="crd"))
+        state = ipam.read_state()
+        block = [b for b in state.blocks if str(b.cidr) == "10.71.0.0/26"][0]
+        attempts = []
+        original = ipam.update_block
+
+        def racing_update(candidate):
+            if not attempts:  # the other writer: the same block, one more sequence number
+                other = ipam.get_block(candidate)
+                other.sequence_number += 1
+                original(other)
+            attempts.append(candidate.version)
+            return original(candidate)
+        ipam.update_block = racing_update
+        gone2 = facts["leaked"]["gone-2"]
+        result = release.execute(ipam, state, release.plan(state, ips=gone2))
+    finally:
+        client.close()
+    assert sorted(result["released"]) == sorted(gone2)
+    assert len(attempts) == 2 and attempts[0] == block.version and attempts[1] != block.version
+    client = transport.connect(settings)  # read what is stored now
+    try:
+        final = datastore.open_ipam(settings, client, None).get_block(block)
+        handle = datastore.open_ipam(settings, client, None).get_handle(result["handles"][0]["name"])
+    finally:
+        client.close()
+    assert final.sequence_number == block.sequence_number + 2  # the other writer's, then ours
+    assert final.allocated_count() == 10 and handle is None
