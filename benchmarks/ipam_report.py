@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-import conftest  # noqa: E402,F401  (makes the checkout importable as the collection)
+from conftest import REPO_ROOT  # noqa: E402  (links the checkout as the collection k8snet.calico)
 from ipam_testdata import IpamBuilder  # noqa: E402
 
 from ansible_collections.k8snet.calico.plugins.module_utils.datastore.etcd import KeyValue, RangeResult  # noqa: E402
@@ -100,6 +100,7 @@ def main():
     parser.add_argument("--per-node", type=int, default=10)
     parser.add_argument("--etcd", action="store_true", help="also through a real etcd of the test bed")
     args = parser.parse_args()
+    print(f"collection at {REPO_ROOT}")
     (builder, nodes, pods), gen_s = timed(lambda: generate(args.nodes, args.per_node))
     objects = builder.crd_objects()
     kvs = builder.etcd_kvs()
@@ -108,7 +109,7 @@ def main():
     rows = []
 
     def measure(label, ipam):
-        state, read_s = timed(lambda: ipam.read_state())
+        state, read_s = timed(ipam.read_state)
         result, report_s = timed(lambda: report.compute_report(state))
         _out, render_s = timed(lambda: (render.table(result), render.csv_files(result), render.json_text(result),
                                         render.html(result)))
@@ -120,10 +121,9 @@ def main():
     k8s = CountingK8s(objects, nodes, pods)
     measure("kubernetes (in-memory transport)", datastore.KubernetesIpam(k8s, PoolStore(k8s, builder.pools)))
     etcd = CountingEtcd(kvs)
+    wep = '{"metadata":{"namespace":"bench"},"spec":{"pod":"%s","node":"%s"}}'
     weps = {f"/calico/resources/v3/projectcalico.org/workloadendpoints/bench/{p['metadata']['name']}":
-            '{"metadata":{"namespace":"bench"},"spec":{"pod":"%s","node":"%s"}}' % (p["metadata"]["name"],
-                                                                                  p["spec"]["nodeName"])
-            for p in pods}
+            wep % (p["metadata"]["name"], p["spec"]["nodeName"]) for p in pods}
     etcd.kvs = sorted(etcd.kvs + [(k, v.encode()) for k, v in weps.items()])
     measure("etcdv3 (in-memory transport)", datastore.EtcdIpam(etcd, PoolStore(etcd, builder.pools, nodes)))
     if args.etcd:
@@ -156,8 +156,8 @@ def real_etcd(builder, kvs, weps, nodes, measure):
                 client.create(key, value)
             print(f"wrote {len(kvs) + len(weps)} keys into etcd in {time.perf_counter() - start:.0f} s")
             client.requests.clear()
-            measure("etcdv3 (real etcd, HTTP gateway)", datastore.EtcdIpam(client, PoolStore(client, builder.pools,
-                                                                                                 nodes)))
+            store = PoolStore(client, builder.pools, nodes)
+            measure("etcdv3 (real etcd, HTTP gateway)", datastore.EtcdIpam(client, store))
         finally:
             supervisor.stop_all()
     return None

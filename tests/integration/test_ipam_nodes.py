@@ -112,7 +112,8 @@ def test_fixed_ip_example_is_consistent():
                 for c in r["spec"]["reservedCIDRs"]]
     assert pools["db-group"]["nodeSelector"] == 'calico-ip-group == "db"'
     assert pools["db-group"]["allowedUses"] == ["Workload"]
-    pod, deployment = list(yaml.safe_load_all((EXAMPLES / "fixed-ip-workloads.yaml").read_text()))
+    pod = yaml.safe_load((EXAMPLES / "fixed-ip-pod.yaml").read_text())
+    deployment = yaml.safe_load((EXAMPLES / "fixed-ip-group.yaml").read_text())
     # ipAddrs: Calico's AssignIP takes an address of an enabled pool; the reservation keeps it from others
     for text in json.loads(pod["metadata"]["annotations"]["cni.projectcalico.org/ipAddrs"]):
         address = ipaddress.ip_address(text)
@@ -138,6 +139,7 @@ def test_fixed_ip_example_is_what_calicoctl_accepts(calicoctl_etcd, cluster):
     assert pool["spec"]["nodeSelector"] == 'calico-ip-group == "db"'
     cluster.kubectl("create", "namespace", "db")
     try:
-        cluster.kubectl("apply", "--dry-run=server", "-f", str(EXAMPLES / "fixed-ip-workloads.yaml"))
+        for name in ("fixed-ip-pod.yaml", "fixed-ip-group.yaml"):
+            cluster.kubectl("apply", "--dry-run=server", "-f", str(EXAMPLES / name))
     finally:
         cluster.kubectl("delete", "namespace", "db", "--wait=false", check=False)
