@@ -308,3 +308,17 @@ def test_reservations_rendered_in_order():
     assert [(r["kind"], r["metadata"]["name"], r["spec"]) for r in resources if r["kind"] == "IPReservation"] == [
         ("IPReservation", "a", {"reservedCIDRs": ["10.0.0.1"]}),
         ("IPReservation", "b", {"reservedCIDRs": ["fd00::/126"]})]
+
+
+def test_ipv6_pool_and_block():
+    b = IpamBuilder()
+    b.pool("v6", "fd00:10::/120", block_size=122)
+    cidr = b.block("fd00:10::40/122", "n1")
+    first = b.allocate(cidr, "n1", "ns", "p1")
+    b.allocate(cidr, "n1", "ns", "gone")
+    result = report.compute_report(b.state(nodes=["n1"], workloads=[model.Workload("ns", "p1")]))
+    pool = result["pools"][0]
+    assert (pool["size"], pool["allocated"], pool["blocks_total"], pool["free_blocks"]) == (256, 2, 4, 3)
+    assert first == "fd00:10::40" and [r["ip"] for r in result["leaked"]] == ["fd00:10::41"]
+    key = "/calico/ipam/v2/assignment/ipv6/block/fd00:10::40-122"
+    assert key in b.etcd_kvs() and model.block_from_etcd(key, b.etcd_kvs()[key], 1).etcd_key() == key

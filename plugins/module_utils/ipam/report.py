@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import ipaddress
 
 from ansible_collections.k8snet.calico.plugins.module_utils.ipam import model
 
@@ -61,8 +62,7 @@ def classify(state):
             namespace = secondary.get(model.ATTR_NAMESPACE) or ''
             pod = secondary.get(model.ATTR_POD) or ''
             kind = secondary.get(model.ATTR_TYPE) or ''
-            ip = str(model.ipaddress.ip_address(base + ordinal)) if version == 4 else \
-                str(model.ipaddress.IPv6Address(base + ordinal))
+            ip = str(ipaddress.IPv4Address(base + ordinal) if version == 4 else ipaddress.IPv6Address(base + ordinal))
             in_use = None
             leaked = False
             if running is not None:
