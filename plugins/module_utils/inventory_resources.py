@@ -22,7 +22,7 @@ API_VERSION = 'projectcalico.org/v3'
 DEFAULT_POOL_NAME = 'default-ipv4-ippool'  # the name calico-node gives the pool it creates
 RESOURCE_OPTIONS = ('encapsulation', 'pod_cidr', 'bgp_node_mesh', 'bgp_as_number',
                     'bgp_log_severity_screen', 'bgp_service_cluster_ips', 'bgp_peers', 'ip_pools',
-                    'felix_config')
+                    'ip_reservations', 'felix_config')
 PEER_KEYS = ('name', 'peer_ip', 'as_number', 'node', 'node_selector', 'peer_selector', 'password')
 POOL_KEYS = ('name', 'cidr', 'block_size', 'nat_outgoing', 'ipip_mode', 'vxlan_mode',
              'node_selector', 'disabled', 'allowed_uses', 'disable_bgp_export')
@@ -244,6 +244,40 @@ def _allowed_uses(errors, label, uses, ipip, vxlan):
     return list(uses)
 
 
+RESERVATION_KEYS = ('name', 'reserved_cidrs')
+
+
+def ip_reservations(params, prefix, errors):
+    """IPReservations: addresses Calico IPAM never hands out automatically (fixed pod IPs given with
+    the ``cni.projectcalico.org/ipAddrs`` annotation may still use them)."""
+    variable = prefix + 'ip_reservations'
+    items = params.get('ip_reservations') or []
+    if not isinstance(items, (list, tuple)):
+        errors.add(variable, items, 'is not a list')
+        return []
+    result, names = [], {}
+    for index, item in enumerate(items):
+        label = _Item(variable, index, item)
+        if not isinstance(item, dict):
+            errors.add(label.base, item, 'is not a mapping')
+            continue
+        _unknown_keys(errors, label.base, item, RESERVATION_KEYS)
+        name = errors.check(label('name'), item.get('name'), v.resource_name)
+        if name in names:
+            errors.add(label('name'), name, 'is also the name of %s[%d]' % (variable, names[name]))
+        names.setdefault(name, index)
+        cidrs = item.get('reserved_cidrs')
+        if isinstance(cidrs, str):
+            cidrs = [cidrs]
+        if not isinstance(cidrs, (list, tuple)) or not cidrs:
+            errors.add(label('reserved_cidrs'), cidrs, 'is not a non-empty list of IP addresses or CIDRs')
+            cidrs = []
+        checked = [errors.check('%s[%d]' % (label('reserved_cidrs'), number), cidr, v.cidr_or_ip, None, True)
+                   for number, cidr in enumerate(cidrs)]
+        result.append(resource('IPReservation', name, {'reservedCIDRs': checked}))
+    return result
+
+
 def felix_configuration(params, prefix, errors):
     fields = params.get('felix_config')
     if not _set(fields):
@@ -266,6 +300,7 @@ def build_resources(params, prefix='calico_', errors=None):
     result = [bgp_configuration(params, prefix, errors)]
     result += bgp_peers(params, prefix, errors)
     result += ip_pools(params, prefix, errors)
+    result += ip_reservations(params, prefix, errors)
     felix = felix_configuration(params, prefix, errors)
     if felix is not None:
         result.append(felix)

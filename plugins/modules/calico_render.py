@@ -159,6 +159,12 @@ options:
         C(default-ipv4-ippool) of O(pod_cidr) when that is set.
     type: list
     elements: dict
+  ip_reservations:
+    description:
+      - IPReservations, addresses that Calico IPAM does not hand out automatically. Keys C(name) and
+        C(reserved_cidrs) (addresses or CIDRs).
+    type: list
+    elements: dict
   felix_config:
     description: Fields of FelixConfiguration C(default), in the API's camelCase; none, no resource.
     type: dict
@@ -320,6 +326,7 @@ def main():
         bgp_service_cluster_ips=dict(type='list', elements='str'),
         bgp_peers=dict(type='list', elements='dict'),
         ip_pools=dict(type='list', elements='dict'),
+        ip_reservations=dict(type='list', elements='dict'),
         felix_config=dict(type='dict'),
     )
     module = AnsibleModule(
