@@ -51,6 +51,11 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
+  action_group:
+    description: Use C(group/k8snet.calico.datastore) in C(module_defaults) to set the datastore options once.
+    support: full
+    membership:
+      - k8snet.calico.datastore
 requirements:
   - kubernetes >= 28.1.0 (kubernetes datastore)
   - requests (etcdv3 datastore)
