@@ -27,6 +27,7 @@ install_system_packages() {
   command -v openssl >/dev/null || need+=(openssl)
   command -v git >/dev/null || need+=(git)
   command -v shellcheck >/dev/null || need+=(shellcheck)
+  command -v promtool >/dev/null || need+=(prometheus)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "missing system packages: ${need[*]} (run as root, or install them)"; return 1
