@@ -83,7 +83,7 @@ class Bed:
     def managed(self) -> dict:
         """{kind/namespace/name: resourceVersion} of every object labelled as the role's."""
         found = {}
-        paths = [f"/api/v1/namespaces/kube-system/services", f"/api/v1/namespaces/{NS}/configmaps"]
+        paths = ["/api/v1/namespaces/kube-system/services", f"/api/v1/namespaces/{NS}/configmaps"]
         if self.get("/apis/monitoring.coreos.com/v1", missing_ok=True):
             paths += [f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors",
                       f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/prometheusrules"]
@@ -112,7 +112,7 @@ class Bed:
 
 def wait_established(cluster):
     cluster.kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
-    for _ in range(50):  # a new CRD's kinds appear in discovery a moment after Established
+    for _attempt in range(50):  # a new CRD's kinds appear in discovery a moment after Established
         if cluster.request("GET", "/apis/monitoring.coreos.com/v1", raw=True)[0] == 200:
             return
         time.sleep(0.2)
@@ -145,8 +145,8 @@ def bed(testbed_bin, tmp_path_factory) -> Bed:
         for crd in OPERATOR_CRDS:
             cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
         wait_established(cluster)
-        cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                        "metadata": {"name": NS}})
+        cluster.request("POST", "/api/v1/namespaces",
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
         # Someone else's ServiceMonitor, with the same release label: never touched.
         cluster.request("POST", f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors", {
             "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
@@ -269,7 +269,7 @@ def test_metrics_already_on_are_not_turned_off(bed, first):
 def test_without_the_servicemonitor_crd(bed, first):
     for crd in OPERATOR_CRDS:
         bed.cluster.request("DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}")
-    for _ in range(100):
+    for _attempt in range(100):
         if bed.get("/apis/monitoring.coreos.com/v1", missing_ok=True) is None:
             break
         time.sleep(0.2)

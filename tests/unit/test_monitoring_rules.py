@@ -64,3 +64,25 @@ def test_the_rule_file_written_by_the_role_passes(tmp_path):
     result = run('check', 'rules', str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'SUCCESS: 9 rules found' in result.stdout
+
+
+def test_scrape_configs_pass_promtool_check_config(tmp_path):
+    """The scrape configs written without prometheus-operator, with the rule file, in a prometheus.yml.
+    Debian's promtool is built without Kubernetes service discovery; with that build the
+    kubernetes_sd_configs are swapped for static_configs, so the rest (relabel regexes, durations,
+    rule file) is still checked."""
+    config = {'felix_metrics_port': 9091, 'typha_metrics_port': 9093, 'kube_controllers_metrics_port': 9094,
+              'namespace': 'monitoring', 'calico_namespace': 'kube-system', 'typha': True,
+              'scrape_interval': '30s', 'rules': yaml.safe_load(RULES.read_text())}
+    (tmp_path / 'calico-rules.yml').write_text(yaml.safe_dump({'groups': objects.rule_groups(config)}))
+    prometheus = dict(objects.scrape_configs(config), rule_files=['calico-rules.yml'])
+    (tmp_path / 'prometheus.yml').write_text(yaml.safe_dump(prometheus))
+    result = run('check', 'config', 'prometheus.yml', cwd=tmp_path)
+    if result.returncode != 0 and 'field kubernetes_sd_configs not found' in result.stdout + result.stderr:
+        for job in prometheus['scrape_configs']:
+            assert job.pop('kubernetes_sd_configs') == [{'role': 'endpoints', 'namespaces': {'names': ['kube-system']}}]
+            job['static_configs'] = [{'targets': ['127.0.0.1:9091']}]
+        (tmp_path / 'prometheus.yml').write_text(yaml.safe_dump(prometheus))
+        result = run('check', 'config', 'prometheus.yml', cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'SUCCESS' in result.stdout + result.stderr and '11 rules found' in result.stdout + result.stderr

@@ -221,14 +221,13 @@ def scrape_configs(config):
     _check(config)
     jobs = []
     for c in components(config):
+        keep = {'source_labels': ['__meta_kubernetes_service_name', '__meta_kubernetes_endpoint_port_name'],
+                'regex': '%s;%s' % (re.escape(c['service']), PORT_NAME), 'action': 'keep'}
         jobs.append({'job_name': c['service'], 'scrape_interval': config['scrape_interval'],
                      'metrics_path': '/metrics',
                      'kubernetes_sd_configs': [{'role': 'endpoints',
                                                 'namespaces': {'names': [config['calico_namespace']]}}],
-                     'relabel_configs': [
-                         {'source_labels': ['__meta_kubernetes_service_name', '__meta_kubernetes_endpoint_port_name'],
-                          'regex': '%s;%s' % (re.escape(c['service']), PORT_NAME), 'action': 'keep'},
-                     ] + _relabel_node('plain')})
+                     'relabel_configs': [keep] + _relabel_node('plain')})
     return {'scrape_configs': jobs}
 
 
