@@ -143,3 +143,20 @@ def test_wrong_token_fails_without_showing_it(tmp_path, grafana):
     assert run.returncode != 0
     assert wrong not in run.stdout + run.stderr and TOKEN not in run.stdout + run.stderr
     assert not grafana.posted
+
+
+def test_bad_settings_fail_before_anything_is_sent(tmp_path, grafana):
+    """Every bad value is named at once, with its value, and Grafana is never contacted."""
+    run = run_playbook(tmp_path / "bad", [TASK], extra_vars={
+        "calico_grafana_url": "ftp://grafana.example.internal", "calico_grafana_token": TOKEN,
+        "calico_felix_metrics_port": 70000, "calico_monitoring_servicemonitor_labels": {"release": "two words"},
+        "calico_monitoring_scrape_interval": "soon"})
+    assert run.returncode != 0
+    message = run.failure()
+    for expected in ("calico_monitoring_felix_metrics_port: 70000 is not a TCP port",
+                     "calico_monitoring_servicemonitor_labels: release: 'two words' is not a label value",
+                     "calico_monitoring_scrape_interval: 'soon' is not a Prometheus duration",
+                     "calico_monitoring_grafana_url: 'ftp://grafana.example.internal' is not an http(s) URL"):
+        assert expected in message, message
+    assert TOKEN not in run.stdout + run.stderr
+    assert not grafana.requests
