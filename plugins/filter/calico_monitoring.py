@@ -44,6 +44,7 @@ WHAT = {
     'metrics_patch': _metrics_patch,
     'grafana_payload': objects.grafana_payload,
     'grafana_differs': objects.grafana_differs,
+    'references': objects.references,
 }
 
 

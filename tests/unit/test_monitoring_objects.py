@@ -187,3 +187,11 @@ def test_grafana_payload_and_compare():
     assert objects.grafana_differs(None, dashboard)
     assert not objects.grafana_differs(dict(dashboard, id=12, version=4), dashboard)
     assert objects.grafana_differs(dict(dashboard, title='other'), dashboard)
+
+
+def test_references():
+    found = objects.build_objects(config(typha=False))
+    refs = objects.references(found)
+    assert refs[0] == {'apiVersion': 'v1', 'kind': 'Service',
+                       'metadata': {'name': 'calico-felix-metrics', 'namespace': 'kube-system'}}
+    assert [(r['kind'], r['metadata']['name']) for r in refs] == [(o['kind'], o['metadata']['name']) for o in found]

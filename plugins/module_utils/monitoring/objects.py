@@ -303,6 +303,15 @@ def _resource(kind, spec, annotations):
             'metadata': {'name': 'default', 'annotations': annotations}, 'spec': spec}
 
 
+def references(found):
+    """apiVersion, kind, name and namespace of each object (what a delete needs)."""
+    refs = []
+    for obj in found or []:
+        meta = dict((key, obj['metadata'][key]) for key in ('name', 'namespace') if obj['metadata'].get(key))
+        refs.append({'apiVersion': obj['apiVersion'], 'kind': obj['kind'], 'metadata': meta})
+    return refs
+
+
 def _strip_volatile(dashboard):
     return dict((key, value) for key, value in (dashboard or {}).items() if key not in ('id', 'version'))
 
