@@ -57,8 +57,8 @@ def main() -> int:
         for kind, plural in (("ServiceMonitor", "servicemonitors"), ("PrometheusRule", "prometheusrules")):
             cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", operator_crd(kind, plural))
         cluster.kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
-        cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                        "metadata": {"name": "monitoring"}})
+        cluster.request("POST", "/api/v1/namespaces",
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}})
         time.sleep(2)
         base = {"calico_kubeconfig": str(cluster.kubeconfig), "calico_monitoring_namespace": "monitoring"}
         runs = [("first", {}, False), ("second", {}, False), ("check --diff", {"calico_felix_metrics_port": 9191}, True),
