@@ -28,6 +28,7 @@ install_system_packages() {
   command -v git >/dev/null || need+=(git)
   command -v shellcheck >/dev/null || need+=(shellcheck)
   command -v chromium >/dev/null || need+=(chromium)  # the IPAM report's HTML page, screenshot test
+  command -v promtool >/dev/null || need+=(prometheus)  # promtool: the alert rules' tests
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "missing system packages: ${need[*]} (run as root, or install them)"; return 1

@@ -298,7 +298,8 @@ def kdd(request, tmp_path_factory):
     check = playbook(work, variables, release, check=True, diff=True)
     check.wrote = os.path.exists(check.render_dir)
     first = playbook(work, variables, release)
-    rendered = {name: first.file(name) for name in ('calico.yaml', 'calico-resources.yaml')} if first.rc == 0 else {}
+    rendered = {name: first.file(name) for name in ('calico.yaml', 'calico-resources.yaml', 'monitoring.yaml')} \
+        if first.rc == 0 else {}
     second = playbook(work, variables, release)
     return release, check, first, rendered, second
 
@@ -306,8 +307,9 @@ def kdd(request, tmp_path_factory):
 def test_check_mode_writes_nothing(kdd):
     _release, check, _first, _rendered, _second = kdd
     assert check.rc == 0, check.output
-    # Changed: the download cache (filled in check mode too) and the render, which wrote nothing.
-    assert check.changed == 3, check.output
+    # Changed: the download cache (filled in check mode too) and the render, which wrote nothing;
+    # then the folder and monitoring.yaml of the monitoring render, which wrote nothing either.
+    assert check.changed == 5, check.output
     assert re.search(r'TASK \[k8snet.calico.calico : Render calico.yaml and calico-resources.yaml into [^\]]*\]'
                      r' \**\n(?:.*\n)*?changed: \[localhost\]', check.output), check.output
     assert '+            - name: IP_AUTODETECTION_METHOD' in check.output, 'the --diff shows the change'
@@ -371,6 +373,9 @@ def test_typha_vxlan(release, tmp_path):
     pools = [r for r in objects(run.file('calico-resources.yaml')) if r['kind'] == 'IPPool']
     assert [(p['spec']['ipipMode'], p['spec']['vxlanMode']) for p in pools] == [('Never', 'Always')]
     assert_resources_valid(release, objects(run.file('calico-resources.yaml')))
+    monitoring = objects(run.file('monitoring.yaml'))
+    assert ('Service', 'calico-typha-metrics') in [(o['kind'], o['metadata']['name']) for o in monitoring]
+    assert ('ConfigMap', 'calico-dashboard-typha') in [(o['kind'], o['metadata']['name']) for o in monitoring]
 
 
 @pytest.mark.parametrize('release', releases())
@@ -459,6 +464,27 @@ def test_local_inventory_renders_into_rendered_of_the_working_directory(tmp_path
     resources = objects(run.file('calico-resources.yaml'))
     assert [r['kind'] for r in resources] == ['BGPConfiguration', 'BGPPeer', 'IPPool']
     assert_kubernetes_valid(objects(run.file('calico.yaml')))
+    assert_monitoring_rendered(run.file('monitoring.yaml'))
+
+
+def assert_monitoring_rendered(text):
+    """monitoring.yaml of a Typha-less inventory: Felix and kube-controllers Services and
+    ServiceMonitors, PrometheusRule calico, two dashboards; all labelled as the collection's."""
+    monitoring = objects(text)
+    assert [(o['kind'], o['metadata']['name']) for o in monitoring] == [
+        ('Service', 'calico-felix-metrics'), ('Service', 'calico-kube-controllers-metrics'),
+        ('ServiceMonitor', 'calico-felix-metrics'), ('ServiceMonitor', 'calico-kube-controllers-metrics'),
+        ('PrometheusRule', 'calico'), ('ConfigMap', 'calico-dashboard-felix'),
+        ('ConfigMap', 'calico-dashboard-kube-controllers')]
+    for obj in monitoring:
+        assert obj['metadata']['labels']['app.kubernetes.io/managed-by'] == 'k8snet.calico'
+    assert [o['metadata']['labels']['release'] for o in monitoring if o['kind'] == 'ServiceMonitor'] == ['monitoring'] * 2
+    assert_kubernetes_valid([o for o in monitoring if o['apiVersion'] == 'v1'])
+    rule = monitoring[4]
+    assert '{{ $labels.node }}' in rule['spec']['groups'][0]['rules'][0]['annotations']['summary'], 'not templated'
+    for config_map in monitoring[5:]:
+        [(name, dashboard)] = config_map['data'].items()
+        assert json.loads(dashboard)['uid'] == 'k8snet-' + name[:-len('.json')]
 
 
 def test_sample_inventory_renders_the_seed(tmp_path):
