@@ -12,8 +12,8 @@ module: calico_upgrade_backup
 short_description: Write the backup folder of a Calico upgrade
 version_added: 0.1.0
 description:
-  - Writes, into a new folder O(path) (mode 0700, files 0600: the objects may hold Secrets), what
-    restores the running Calico release after an upgrade
+  - Writes, into a new folder O(path) (mode 0700, files 0600, as the objects may hold Secrets), what
+    restores the running Calico release after an upgrade.
   - C(calico.yaml), the live objects of the running release without status and the fields the
     API server and controllers write (managedFields, resourceVersion, uid, creationTimestamp,
     generation, the revision annotations), to apply server-side again;

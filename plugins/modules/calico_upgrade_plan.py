@@ -180,7 +180,7 @@ setting_report:
   description:
     - Every setting (container env, calico-config key, CNI conflist field) whose upstream default
       differs between the two releases, with the value that runs and the value after the upgrade;
-      C(status) is C(changes) (not pinned by the inventory: it flips), C(pinned) or C(unchanged).
+      C(status) is C(changes) (not pinned by the inventory, it flips), C(pinned) or C(unchanged).
   returned: with the manifests and O(live_objects)
   type: list
   elements: dict

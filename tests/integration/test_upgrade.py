@@ -215,7 +215,7 @@ def test_check_diff_shows_the_upgrade_and_writes_nothing(calico):
     rendered = {p.name: p.read_bytes() for p in (calico.workdir / "rendered").iterdir()}
     run = calico.upgrade("check", check=True)
     assert run.returncode == 0, run.failure() or run.stdout[-3000:]
-    [dry_run] = [r for r in run.task_results(DRY_RUN)]
+    [dry_run] = run.task_results(DRY_RUN)
     changed = {(r["result"]["kind"], r["result"]["metadata"]["name"]) for r in dry_run["result"]["results"]
                if r["changed"]}
     assert {("DaemonSet", "calico-node"), ("Deployment", "calico-kube-controllers"),

@@ -221,10 +221,10 @@ def test_preflight_refusals_and_overrides():
     allowed = plan.preflight('v3.29.7', [daemonset(ready=2)], allow=['downgrade', 'not_ready'], **args)
     assert [r['check'] for r in allowed['refusals']] == ['kubernetes_version']
     assert [r['check'] for r in allowed['overridden']] == ['downgrade', 'not_ready']
-    full = plan.preflight('v3.31.7', [daemonset()], **dict(args, ip_pools=[pool('a', '10.0.0.0/25')], ipam_blocks=[
-        block('10.0.0.0/26', 64, 64), block('10.0.0.64/26', 64, 64)]))
+    full = plan.preflight('v3.31.7', [daemonset()], **{**args, 'ip_pools': [pool('a', '10.0.0.0/25')], 'ipam_blocks': [
+        block('10.0.0.0/26', 64, 64), block('10.0.0.64/26', 64, 64)]})
     assert [r['check'] for r in full['refusals']] == ['ipam']
-    etcd = plan.preflight('v3.31.7', [daemonset()], **dict(args, ipam_blocks=None))
+    etcd = plan.preflight('v3.31.7', [daemonset()], **{**args, 'ipam_blocks': None})
     assert etcd['ipam'] is None and any('IPAM capacity not checked' in n for n in etcd['notes'])
 
 
