@@ -28,18 +28,21 @@ options:
     description: The folder to create, on the host that runs the module (the controller).
     type: path
     required: true
-  objects:
-    description: The live objects to keep, as read from the API, in the order to apply them again.
-    type: list
-    elements: dict
-    default: []
   names:
     description:
-      - The objects of O(objects) to keep, each C([apiVersion, kind, namespace, name]), in the order
-        to apply them again (M(k8snet.calico.calico_upgrade_plan) returns them as C(backup_objects)).
-        Every object of O(objects) when not given.
+      - The objects to back up, each C([apiVersion, kind, namespace, name]), in the order to apply
+        them again (M(k8snet.calico.calico_upgrade_plan) returns them as C(backup_objects)). Each is
+        read from the Kubernetes API by the module (one GET; those that do not exist are left out),
+        so that no object, Secrets included, passes through Ansible's variables or output.
     type: list
     elements: list
+    required: true
+  kubeconfig:
+    description: The kubeconfig to read the objects through; resolved as M(k8snet.calico.calico_info) resolves it when not given.
+    type: path
+  context:
+    description: The kubeconfig context to use instead of its current context.
+    type: str
   resources:
     description: The Calico resources by kind, as the module M(k8snet.calico.calico_info) returns them.
     type: dict
@@ -52,7 +55,7 @@ attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Writes nothing; reports the folder it would create.
+    details: Reads and writes nothing; reports the folder it would create.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
@@ -65,7 +68,7 @@ EXAMPLES = r"""
 - name: Back up the running release
   k8snet.calico.calico_upgrade_backup:
     path: /var/backups/calico/20261125T182500Z-v3.30.7-to-v3.31.7
-    objects: "{{ live_objects }}"
+    names: "{{ plan.backup_objects }}"
     resources: "{{ calico.resources }}"
     info: {from: v3.30.7, to: v3.31.7}
 """
@@ -81,7 +84,7 @@ files:
   type: list
   elements: str
 objects:
-  description: How many live objects the backup holds.
+  description: How many live objects the backup holds (null in check mode).
   returned: always
   type: int
 resources:
@@ -94,16 +97,19 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.k8snet.calico.plugins.module_utils import datastore
+from ansible_collections.k8snet.calico.plugins.module_utils.datastore import errors
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest import document
-from ansible_collections.k8snet.calico.plugins.module_utils.upgrade import backup, manifests
+from ansible_collections.k8snet.calico.plugins.module_utils.upgrade import backup, live
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type='path', required=True),
-            objects=dict(type='list', elements='dict', default=[]),
-            names=dict(type='list', elements='list'),
+            names=dict(type='list', elements='list', required=True),
+            kubeconfig=dict(type='path'),
+            context=dict(type='str'),
             resources=dict(type='dict', default={}),
             info=dict(type='dict', default={}),
         ),
@@ -112,20 +118,31 @@ def main():
     if not document.HAS_YAML:
         module.fail_json(msg=missing_required_lib('PyYAML'), exception=document.YAML_IMPORT_ERROR)
     path = module.params['path']
-    contents = {
-        backup.MANIFEST: backup.manifest_text(module.params['objects'], module.params['names']),
-        backup.RESOURCES: backup.resources_text(module.params['resources']),
-        backup.INFO: backup.info_text(module.params['info']),
-    }
     count = sum(len(items or []) for items in module.params['resources'].values())
-    kept = module.params['objects'] if module.params['names'] is None else \
-        manifests.select(module.params['objects'], [tuple(item) for item in module.params['names']])
     result = dict(changed=True, path=path, files=[os.path.join(path, name) for name in backup.FILES],
-                  objects=len(kept), resources=count)
+                  objects=None, resources=count)
     if os.path.exists(path):
         module.fail_json(msg='path: %s exists already; a backup is never written over another' % path, **result)
     if module.check_mode:
         module.exit_json(**result)
+    client = None
+    try:
+        client = datastore.connect(live.settings(module.params['kubeconfig'], module.params['context']),
+                                   read_only=True)
+        objects = live.read_objects(client, module.params['names'])
+    except errors.MissingDependency as exc:
+        module.fail_json(msg=missing_required_lib(exc.library), exception=exc.import_error)
+    except errors.DatastoreError as exc:
+        module.fail_json(msg='reading the live objects: %s' % exc, **result)
+    finally:
+        if client is not None:
+            client.close()
+    result['objects'] = len(objects)
+    contents = {
+        backup.MANIFEST: backup.manifest_text(objects),
+        backup.RESOURCES: backup.resources_text(module.params['resources']),
+        backup.INFO: backup.info_text(module.params['info']),
+    }
     try:
         parent = os.path.dirname(path.rstrip('/'))
         if parent and not os.path.isdir(parent):

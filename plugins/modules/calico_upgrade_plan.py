@@ -19,7 +19,7 @@ description:
     (from a release older than v3.15, across a major release), a Kubernetes release the target is
     not tested against, workloads that are not ready and IP pools without a free address are
     returned as O(ignore:refusals); a newer Calico than the collection knows is a warning.
-  - With the manifests, it lists the objects to back up, those upstream removed from the target's
+  - With the manifests, it reads the objects they name from the Kubernetes API and lists the objects to back up, those upstream removed from the target's
     manifest (the only ones an upgrade deletes) and every setting whose upstream default changes
     between the two releases, with what runs now and what the upgrade applies.
 author:
@@ -70,10 +70,15 @@ options:
     elements: str
     choices: [downgrade, upgrade_path, kubernetes_version, not_ready, ipam]
     default: []
-  live_objects:
-    description: Live objects of the kinds in RV(read_groups), as read from the API (for the default-change report and the backup list).
-    type: list
-    elements: dict
+  kubeconfig:
+    description:
+      - With the manifests, the objects they name are read from the Kubernetes API (one GET each,
+        nothing written, nothing of them returned but their names) through this kubeconfig;
+        resolved as M(k8snet.calico.calico_info) resolves it when not given.
+    type: path
+  context:
+    description: The kubeconfig context to use instead of its current context.
+    type: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -151,11 +156,6 @@ backup_objects:
   returned: with the manifests
   type: list
   elements: list
-read_groups:
-  description: "[apiVersion, kind, namespace] lists to read for RV(backup_objects)."
-  returned: with the manifests
-  type: list
-  elements: list
 removed_upstream:
   description: Objects of the running release's upstream manifest that the target's no longer has.
   returned: with the manifests
@@ -163,17 +163,17 @@ removed_upstream:
   elements: list
 removed_present:
   description: The objects of RV(removed_upstream) that exist on the cluster (the upgrade deletes them).
-  returned: with the manifests and O(live_objects)
+  returned: with the manifests
   type: list
   elements: list
 added_by_upgrade:
   description: Objects of the target's render that do not exist on the cluster (a rollback deletes them).
-  returned: with the manifests and O(live_objects)
+  returned: with the manifests
   type: list
   elements: list
 live_objects:
   description: "[apiVersion, kind, namespace, name] of the objects of RV(backup_objects) found on the cluster."
-  returned: with the manifests and O(live_objects)
+  returned: with the manifests
   type: list
   elements: list
 setting_report:
@@ -181,22 +181,28 @@ setting_report:
     - Every setting (container env, calico-config key, CNI conflist field) whose upstream default
       differs between the two releases, with the value that runs and the value after the upgrade;
       C(status) is C(changes) (not pinned by the inventory, it flips), C(pinned) or C(unchanged).
-  returned: with the manifests and O(live_objects)
+  returned: with the manifests
   type: list
   elements: dict
   sample: [{setting: "CNI conflist: cniVersion", upstream_before: 0.3.1, upstream_after: 1.0.0,
             running: 0.3.1, after_upgrade: 1.0.0, status: changes}]
+requests:
+  description: Requests sent to the Kubernetes API to read the live objects, by verb.
+  returned: with the manifests
+  type: dict
 default_changes:
   description: The entries of RV(setting_report) whose status is C(changes).
-  returned: with the manifests and O(live_objects)
+  returned: with the manifests
   type: list
   elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.k8snet.calico.plugins.module_utils import datastore
+from ansible_collections.k8snet.calico.plugins.module_utils.datastore import errors
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest import document
-from ansible_collections.k8snet.calico.plugins.module_utils.upgrade import plan, versions
+from ansible_collections.k8snet.calico.plugins.module_utils.upgrade import live, plan, versions
 
 
 def _read(module, option):
@@ -223,7 +229,8 @@ def main():
             current_manifest=dict(type='path'),
             target_manifest=dict(type='path'),
             rendered_manifest=dict(type='path'),
-            live_objects=dict(type='list', elements='dict'),
+            kubeconfig=dict(type='path'),
+            context=dict(type='str'),
             allow=dict(type='list', elements='str', default=[], choices=list(plan.CHECKS)),
         ),
         required_together=[('current_manifest', 'target_manifest', 'rendered_manifest')],
@@ -241,8 +248,22 @@ def main():
     result = plan.preflight(p['target_version'], p['workloads'], p['cluster_information'], p['kubernetes_version'],
                             p['current_version'], p['ip_pools'], p['ipam_blocks'], p['allow'])
     if p['current_manifest']:
-        result.update(plan.compare_releases(_read(module, 'current_manifest'), _read(module, 'target_manifest'),
-                                            _read(module, 'rendered_manifest'), p['live_objects']))
+        current, target, rendered = (_read(module, 'current_manifest'), _read(module, 'target_manifest'),
+                                     _read(module, 'rendered_manifest'))
+        names = plan.compare_releases(current, target, rendered)['backup_objects']
+        client = None
+        try:
+            client = datastore.connect(live.settings(p['kubeconfig'], p['context']), read_only=True)
+            objects = live.read_objects(client, names)
+        except errors.MissingDependency as exc:
+            module.fail_json(msg=missing_required_lib(exc.library), exception=exc.import_error)
+        except errors.DatastoreError as exc:
+            module.fail_json(msg='reading the live objects: %s' % exc)
+        finally:
+            if client is not None:
+                client.close()
+        result.update(plan.compare_releases(current, target, rendered, objects))
+        result['requests'] = dict(client.requests)
     for note in result['notes']:
         module.warn(note)
     module.exit_json(changed=False, **result)

@@ -12,7 +12,8 @@ import yaml
 from calico_testdata import read_upstream, releases
 
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest import document
-from ansible_collections.k8snet.calico.plugins.module_utils.upgrade import backup, checks, manifests, plan, versions
+from ansible_collections.k8snet.calico.plugins.module_utils.datastore.errors import NotFound
+from ansible_collections.k8snet.calico.plugins.module_utils.upgrade import backup, checks, live, manifests, plan, versions
 
 
 def upstream(release):
@@ -143,7 +144,7 @@ def test_compare_releases_lists_backup_reads_and_additions():
     live.append({'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRole', 'metadata': {'name': 'admin'}})
     result = plan.compare_releases(old, new, new, live)
     assert ['rbac.authorization.k8s.io/v1', 'ClusterRole', '', 'admin'] not in result['live_objects']
-    assert ['apps/v1', 'DaemonSet', 'kube-system'] in result['read_groups']
+    assert ['apps/v1', 'DaemonSet', 'kube-system', 'calico-node'] in result['backup_objects']
     bindings = [o['metadata']['name'] for o in new if o['kind'] == 'ClusterRoleBinding']
     assert sorted(item[3] for item in result['added_by_upgrade']) == sorted(bindings)
     assert result['removed_present'] == [] and len(result['default_changes']) == 1
@@ -171,6 +172,41 @@ def test_clean_live_and_clean_resource():
             'spec': {'cidr': '10.0.0.0/16'}}
     assert manifests.clean_resource(pool) == {'apiVersion': 'projectcalico.org/v3', 'kind': 'IPPool',
                                               'metadata': {'name': 'p'}, 'spec': {'cidr': '10.0.0.0/16'}}
+
+
+class FakeClient:
+    """Answers GETs from a dict of objects by (group, version, plural, namespace, name)."""
+
+    def __init__(self, objects):
+        self.objects = objects
+        self.asked = []
+
+    def get(self, group, version, plural, name, namespace=None):
+        self.asked.append((group, version, plural, namespace, name))
+        try:
+            return self.objects[(group, version, plural, namespace, name)]
+        except KeyError:
+            raise NotFound('not found')
+
+
+def test_read_objects_one_get_each_and_missing_left_out():
+    ds = daemonset()
+    client = FakeClient({('apps', 'v1', 'daemonsets', 'kube-system', 'calico-node'): ds})
+    items = [['apps/v1', 'DaemonSet', 'kube-system', 'calico-node'], ['v1', 'ServiceAccount', 'kube-system', 'x'],
+             ['rbac.authorization.k8s.io/v1', 'ClusterRole', '', 'calico-node'],
+             ['policy/v1', 'PodDisruptionBudget', 'kube-system', 'calico-kube-controllers']]
+    assert live.read_objects(client, items) == [ds]
+    assert client.asked == [('apps', 'v1', 'daemonsets', 'kube-system', 'calico-node'),
+                            ('', 'v1', 'serviceaccounts', 'kube-system', 'x'),
+                            ('rbac.authorization.k8s.io', 'v1', 'clusterroles', None, 'calico-node'),
+                            ('policy', 'v1', 'poddisruptionbudgets', 'kube-system', 'calico-kube-controllers')]
+
+
+@pytest.mark.parametrize('kind,plural', [('CustomResourceDefinition', 'customresourcedefinitions'),
+                                         ('NetworkPolicy', 'networkpolicies'), ('Ingress', 'ingresses'),
+                                         ('Gateway', 'gateways'), ('Endpoints', 'endpoints')])
+def test_plural(kind, plural):
+    assert live.plural(kind) == plural
 
 
 # --- preflight --------------------------------------------------------------------------------

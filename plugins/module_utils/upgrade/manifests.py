@@ -72,16 +72,6 @@ def union_refs(*manifests):
     return found
 
 
-def read_groups(items):
-    """The (apiVersion, kind, namespace) lists to read so that every object of ``items`` is seen."""
-    groups = []
-    for api_version, kind, namespace, _name in items:
-        group = (api_version, kind, namespace)
-        if group not in groups:
-            groups.append(group)
-    return groups
-
-
 def select(objects, items):
     """The objects of ``objects`` (live, as listed) named in ``items``, in the order of ``items``."""
     by_id = dict((identity(ref(obj)), obj) for obj in objects if isinstance(obj, dict))

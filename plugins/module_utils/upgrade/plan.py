@@ -100,7 +100,6 @@ def compare_releases(current_upstream, target_upstream, target_rendered, live_ob
     backup = manifests.union_refs(current_upstream, target_rendered)
     result = dict(
         backup_objects=[list(item) for item in backup],
-        read_groups=[list(group) for group in manifests.read_groups(backup)],
         removed_upstream=[list(item) for item in manifests.removed_upstream(current_upstream, target_upstream,
                                                                             target_rendered)],
     )
