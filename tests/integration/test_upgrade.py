@@ -11,11 +11,13 @@ calicoctl, then the tests in file order: --check --diff writes nothing; a downgr
 back to v3.30.7 with the resources intact and the play failing with the backup folder; a clean
 upgrade (new images, the new RBAC rule, resources identical); its re-run writes nothing (the
 resourceVersion of every object it could write is unchanged); a restore of the upgrade's backup
-folder with calico_upgrade_rollback_from.
+folder with calico_upgrade_rollback_from; the etcdv3 datastore (TLS), whose backup holds the
+Secret with the etcd key and whose output does not.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -336,3 +338,46 @@ def test_restore_from_backup_folder(calico):
     assert again.returncode == 0, again.failure()
     assert again.stats["changed"] == 0, again.changed_tasks()
     assert calico.versions() == before
+
+
+@pytest.mark.etcd
+def test_etcd_datastore_upgrade(calico, etcd_tls_server, testbed_bin):
+    """calico-etcd.yaml v3.30.7 -> v3.31.7 with the resources in a real etcd (TLS): the backup
+    holds the Secret with the etcd key (mode 0600) and the resources read from etcd, the key is in
+    no output, and the upgrade rolls out."""
+    etcd = etcd_tls_server
+    calicoctl = Calicoctl(testbed_bin / "calicoctl", etcd.env())
+
+    def etcd_vars(version, **overrides):
+        return calico.vars(version, calico_datastore="etcdv3", calico_etcd_endpoints=[etcd.endpoint],
+                           calico_etcd_ca_cert=str(etcd.ca.cert_path), calico_etcd_cert=str(etcd.client_cert.cert),
+                           calico_etcd_key=str(etcd.client_cert.key),
+                           calico_manifest_url=f"file://{upstream_dir()}/calico/{version}/calico-etcd.yaml",
+                           calico_render_dir=str(calico.workdir / "rendered-etcd"), **overrides)
+
+    install = run_playbook_file(calico.workdir, INSTALL, extra_vars=etcd_vars(OLD), name="etcd-install")
+    assert install.returncode == 0, install.failure()
+    calicoctl("create", "-f", "-", input=yaml.safe_dump(HAND_PEER))
+    peer = json.loads(calicoctl("get", "bgppeer", HAND_PEER["metadata"]["name"], "-o", "json").stdout)
+    folders = calico.backup_folders()
+
+    run = run_playbook_file(calico.workdir, UPGRADE, extra_vars=etcd_vars(NEW), name="etcd-upgrade", diff=True)
+    assert run.returncode == 0, run.failure() or run.stdout[-3000:]
+    assert all(image.endswith(":" + NEW) for image in calico.images())
+    assert calico.rolled_out()
+    assert json.loads(calicoctl("get", "bgppeer", HAND_PEER["metadata"]["name"], "-o", "json",
+                                "--allow-version-mismatch").stdout) == peer
+    shown = run.result("k8snet.calico.calico_upgrade : Show what was overridden and what was not checked")["msg"]
+    assert any("IPAM capacity not checked" in note for note in shown["notes"])
+
+    [backup] = [p for p in calico.backup_folders() if p not in folders]
+    objects = [d for d in yaml.safe_load_all((backup / "calico.yaml").read_text()) if d]
+    [secret] = [d for d in objects if d["kind"] == "Secret"]
+    key_pem = etcd.client_cert.key.read_bytes()
+    assert base64.b64decode(secret["data"]["etcd-key"]) == key_pem
+    assert (backup / "calico.yaml").stat().st_mode & 0o777 == 0o600
+    for line in key_pem.decode().strip().splitlines()[1:-1]:
+        assert line not in run.stdout
+    assert base64.b64encode(key_pem).decode()[:40] not in run.stdout
+    resources = [d for d in yaml.safe_load_all((backup / "calico-resources.yaml").read_text()) if d]
+    assert ("BGPPeer", HAND_PEER["metadata"]["name"]) in {(r["kind"], r["metadata"]["name"]) for r in resources}
