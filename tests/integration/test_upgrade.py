@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,40 @@ def assert_untouched(before: dict, after: dict) -> None:
                     del spec[field]
             specs.append(spec)
         assert specs[0] == specs[1], key
+
+
+REQUEST_METRIC = re.compile(r'^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$', re.M)
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+# The resources an upgrade writes: those of Calico's manifests, and Calico's own group.
+UPGRADE_RESOURCES = {"configmaps", "secrets", "serviceaccounts", "services", "daemonsets", "deployments",
+                     "poddisruptionbudgets", "clusterroles", "clusterrolebindings", "roles", "rolebindings",
+                     "customresourcedefinitions"}
+
+
+def api_requests(cluster) -> dict[str, int]:
+    """Requests the API server has answered (its own counter, apiserver_request_total) on the
+    objects an upgrade could write: reads, dry-run writes, and writes (create, update, patch,
+    apply, delete of the objects themselves; status updates by the controllers are not counted)."""
+    text = cluster.request("GET", "/metrics", raw=True)[1]
+    counts = {"reads": 0, "dry_run_writes": 0, "writes": 0}
+    for match in REQUEST_METRIC.finditer(text):
+        labels = dict(LABEL.findall(match.group("labels")))
+        if labels.get("resource") not in UPGRADE_RESOURCES and labels.get("group") != "crd.projectcalico.org":
+            continue
+        if labels.get("subresource"):
+            continue
+        value = int(float(match.group("value")))
+        if labels.get("verb") in ("GET", "LIST", "WATCH"):
+            counts["reads"] += value
+        elif labels.get("dry_run"):
+            counts["dry_run_writes"] += value
+        else:
+            counts["writes"] += value
+    return counts
+
+
+def delta(after: dict, before: dict) -> dict:
+    return {key: after[key] - before[key] for key in after}
 
 
 def ran(run, name: str) -> list[dict]:
@@ -294,8 +329,13 @@ def test_failed_rollout_rolls_back(calico):
 def test_clean_upgrade(calico):
     resources = calico.resources()
     assert NEW_RULE not in calico.controller_rules()
+    requests_before = api_requests(calico.cluster)
     run = calico.upgrade("upgrade")
     assert run.returncode == 0, run.failure() or run.stdout[-3000:]
+    # The counter of the no-op re-run below sees the writes of a real upgrade.
+    requests = delta(api_requests(calico.cluster), requests_before)
+    assert requests["writes"] > 0 and requests["dry_run_writes"] > 0, requests
+    print(f"upgrade {OLD} -> {NEW}: API requests on the objects it handles {requests}")
     images = calico.images()
     assert images and all(image.startswith(f"{REGISTRY}/calico/") and image.endswith(":" + NEW) for image in images)
     assert calico.rolled_out()
@@ -315,8 +355,12 @@ def test_clean_upgrade(calico):
 def test_rerun_writes_nothing(calico):
     before = calico.versions()
     folders = calico.backup_folders()
+    requests_before = api_requests(calico.cluster)
     run = calico.upgrade("rerun")
     assert run.returncode == 0, run.failure()
+    requests = delta(api_requests(calico.cluster), requests_before)
+    print(f"no-op re-run: API requests on the objects it handles {requests}")
+    assert requests["writes"] == 0, requests
     assert run.stats["changed"] == 0, run.changed_tasks()
     assert calico.versions() == before, "the re-run wrote to the cluster"
     assert calico.backup_folders() == folders, "the re-run wrote a backup"
