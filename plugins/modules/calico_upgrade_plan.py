@@ -191,7 +191,7 @@ requests:
   returned: with the manifests
   type: dict
 default_changes:
-  description: The entries of RV(setting_report) whose status is C(changes).
+  description: The entries of RV(setting_report) whose status is C(changes) (each also given as a warning).
   returned: with the manifests
   type: list
   elements: dict
@@ -266,6 +266,11 @@ def main():
         result['requests'] = dict(client.requests)
     for note in result['notes']:
         module.warn(note)
+    for entry in result.get('default_changes', []):
+        module.warn('%s: the upstream default changes from %s to %s and the inventory does not pin it: the cluster '
+                    'runs %s, the upgrade applies %s' % (entry['setting'], entry['upstream_before'],
+                                                         entry['upstream_after'], entry['running'],
+                                                         entry['after_upgrade']))
     module.exit_json(changed=False, **result)
 
 

@@ -267,6 +267,8 @@ def test_check_diff_shows_the_upgrade_and_writes_nothing(calico):
                                         "upstream_after": "1.0.0", "running": "0.3.1", "after_upgrade": "1.0.0",
                                         "status": "changes"}]
     assert plan["removed_upstream"] == []
+    assert "CNI conflist: cniVersion: the upstream default changes from 0.3.1 to 1.0.0 and the inventory does not " \
+        "pin it" in " ".join(plan["warnings"])
     assert calico.versions() == before, "check mode wrote to the cluster"
     assert {p.name: p.read_bytes() for p in (calico.workdir / "rendered").iterdir()} == rendered
     assert calico.backup_folders() == [], "check mode wrote a backup"
