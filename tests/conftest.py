@@ -82,7 +82,7 @@ def calico_crds(cluster):
         missing_component(f"upstream Calico release files in {upstream_dir()}")
     crds = upstream_dir() / "calico" / releases[-1] / "crds.yaml"
     cluster.kubectl("apply", "--server-side", "-f", str(crds))
-    cluster.kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
+    cluster.wait_crds_established()
     return releases[-1]
 
 

@@ -299,7 +299,7 @@ def test_uses_the_calico_api_server_when_it_serves_v3(cluster, calico_crds, tmp_
                      "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
     cluster.kubectl("apply", "-f", "-", input=json.dumps(stand_in))
     try:
-        cluster.kubectl("wait", "--for", "condition=Established", "crd/bgppeers.projectcalico.org", "--timeout", "60s")
+        cluster.wait_crds_established("bgppeers.projectcalico.org")
         options = {"datastore": "kubernetes", "kubeconfig": str(cluster.kubeconfig)}
         wanted = resource("BGPPeer", "via-apiserver", {"peerIP": "192.0.2.44", "asNumber": 65001})
         run = run_playbook(tmp_path, [{"name": "apply", "k8snet.calico.calicoctl": {**options, "definition": wanted}}])

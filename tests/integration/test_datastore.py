@@ -188,8 +188,7 @@ def test_kubernetes_fresh_crd_answers_after_retries(cluster, calico_crds):
                                                                  'x-kubernetes-preserve-unknown-fields': True}}}]}}
     cluster.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)
     try:
-        cluster.kubectl('wait', '--for', 'condition=Established', '--timeout', '60s',
-                        'crd/widgets.ds.k8snet.test')
+        cluster.wait_crds_established('widgets.ds.k8snet.test')
         client = connect({'kubeconfig': str(cluster.kubeconfig)})
         made = client.create('ds.k8snet.test', 'v1', 'widgets',
                              {'apiVersion': 'ds.k8snet.test/v1', 'kind': 'Widget', 'metadata': {'name': 'w'}})

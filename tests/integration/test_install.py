@@ -161,7 +161,7 @@ def installed(install_cluster, testbed_bin, tmp_path_factory) -> Installed:
     cluster = install_cluster
     workdir = tmp_path_factory.mktemp("install")
     cluster.kubectl("apply", "--server-side", "-f", str(upstream_dir() / "calico" / RELEASE / "crds.yaml"))
-    cluster.kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
+    cluster.wait_crds_established()
     calicoctl = Calicoctl(testbed_bin / "calicoctl", {"DATASTORE_TYPE": "kubernetes",
                                                       "KUBECONFIG": str(cluster.kubeconfig)})
     pool_before = create_default_pool_as_calico_node(calicoctl, CALICO_NODE_POOL_ENV)

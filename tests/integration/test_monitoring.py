@@ -111,7 +111,7 @@ class Bed:
 
 
 def wait_established(cluster):
-    cluster.kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
+    cluster.wait_crds_established()
     for _attempt in range(50):  # a new CRD's kinds appear in discovery a moment after Established
         if cluster.request("GET", "/apis/monitoring.coreos.com/v1", raw=True)[0] == 200:
             return
@@ -128,7 +128,7 @@ def bed(testbed_bin, tmp_path_factory) -> Bed:
         manifest = upstream_dir() / "calico" / RELEASE / "calico-typha.yaml"
         cluster.kubectl("apply", "--server-side", "--field-manager", "k8snet.calico", "--force-conflicts",
                         "-f", str(manifest))
-        cluster.kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
+        cluster.wait_crds_established()
         cluster.kubectl("-n", "kube-system", "rollout", "status", "deployment/calico-typha", "--timeout", "60s")
         calicoctl = Calicoctl(testbed_bin / "calicoctl", {"DATASTORE_TYPE": "kubernetes",
                                                           "KUBECONFIG": str(cluster.kubeconfig)})

@@ -50,7 +50,7 @@ def tor_lab(bird_available, testbed_bin, tmp_path):
     specs = [NodeSpec(name, address, f"10.244.{i}.0/24") for i, (name, address) in enumerate(NODES.items(), 1)]
     with TestCluster(tmp_path / "cluster", nodes=specs) as cluster:
         cluster.kubectl("apply", "--server-side", "-f", str(upstream_dir() / "calico" / releases[-1] / "crds.yaml"))
-        cluster.kubectl("wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all")
+        cluster.wait_crds_established()
         for name, address in NODES.items():  # what calico-node writes at start-up
             cluster.kubectl("annotate", "node", name, f"projectcalico.org/IPv4Address={address}/24")
         calicoctl = Calicoctl(testbed_bin / "calicoctl", {"DATASTORE_TYPE": "kubernetes",

@@ -327,6 +327,18 @@ class TestCluster:
     def version(self) -> str:
         return self.request("GET", "/version")["gitVersion"]
 
+    def wait_crds_established(self, *names: str, timeout: float = 60) -> None:
+        """Wait until every CRD (or the named ones) is Established. ``kubectl wait`` fails at once on
+        a CRD whose status has no conditions yet, as a CRD created a moment ago may not."""
+        def established() -> bool:
+            items = self.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]
+            chosen = [item for item in items if not names or item["metadata"]["name"] in names]
+            if names and len(chosen) < len(set(names)):
+                return False
+            return all(any(c.get("type") == "Established" and c.get("status") == "True"
+                           for c in (item.get("status") or {}).get("conditions") or []) for item in chosen)
+        wait_until(established, timeout, f"CRDs Established: {', '.join(names) or 'all'}")
+
     def restricted_kubeconfig(self, name: str, rules: list[dict], namespace: str = "kube-system",
                               cluster_wide: bool = True) -> Path:
         """A kubeconfig for a ServiceAccount that holds only ``rules`` (RBAC PolicyRules)."""
