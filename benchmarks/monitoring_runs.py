@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from conftest import upstream_dir  # noqa: E402
 from playbook import REPO_ROOT, run_playbook_file  # noqa: E402
-from testbed.cluster import TestCluster  # noqa: E402
+from testbed.cluster import TestCluster, operator_crd  # noqa: E402
 
 REQUEST_METRIC = re.compile(r'^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$', re.M)
 GROUPS = {"crd.projectcalico.org": "calico", "monitoring.coreos.com": "monitoring", "apps": "apps", "": "core",
@@ -37,16 +37,6 @@ def requests_by_group(cluster: TestCluster) -> Counter:
         group = re.search(r'group="([^"]*)"', match.group("labels"))
         found[GROUPS.get(group.group(1) if group else "", "other")] += float(match.group("value"))
     return found
-
-
-def operator_crd(kind: str, plural: str) -> dict:
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.monitoring.coreos.com"},
-            "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
-                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": kind + "List"},
-                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                         "type": "object", "properties": {"spec": {"type": "object",
-                                                                   "x-kubernetes-preserve-unknown-fields": True}}}}}]}}
 
 
 def main() -> int:

@@ -22,6 +22,8 @@ description:
     with M(k8snet.calico.calicoctl).
 author:
   - k8snet.calico contributors (@k8snet)
+extends_documentation_fragment:
+  - k8snet.calico.planner
 options:
   pool:
     description: The IPPool resource, or null when it does not exist.
@@ -50,14 +52,6 @@ options:
   confirm:
     description: The pool's name, to confirm a change (it affects every pod of the pool at once).
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Computes only.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: k8snet.calico.calico_info
   - module: k8snet.calico.calicoctl

@@ -25,6 +25,8 @@ description:
     with M(k8snet.calico.calicoctl) and gates it with M(k8snet.calico.calico_bgp_status).
 author:
   - k8snet.calico contributors (@k8snet)
+extends_documentation_fragment:
+  - k8snet.calico.planner
 options:
   nodes:
     description: The Calico Node resources (C(projectcalico.org/v3)).
@@ -88,14 +90,6 @@ options:
     description: The Calico Node names of the inventory (the gates check those); others are reported.
     type: list
     elements: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Computes only.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: k8snet.calico.calico_info
   - module: k8snet.calico.calico_bgp_status

@@ -24,6 +24,8 @@ description:
     between the two releases, with what runs now and what the upgrade applies.
 author:
   - k8snet.calico contributors (@k8snet)
+extends_documentation_fragment:
+  - k8snet.calico.planner
 options:
   target_version:
     description: The release to upgrade to (C(calico_version)).
@@ -79,14 +81,6 @@ options:
   context:
     description: The kubeconfig context to use instead of its current context.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Reads nothing but its options, writes nothing.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: k8snet.calico.calico_upgrade_backup
   - module: k8snet.calico.calico_info

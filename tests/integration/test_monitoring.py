@@ -29,6 +29,7 @@ import yaml
 
 from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
+from testbed.cluster import operator_crd
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 
@@ -37,17 +38,6 @@ RELEASE = "v3.31.7"
 NS = "monitoring"
 MANAGED = "app.kubernetes.io/managed-by=k8snet.calico,app.kubernetes.io/part-of=calico-monitoring"
 PREVIOUS = "k8snet.calico/monitoring-previous"
-
-
-def operator_crd(kind: str, plural: str) -> dict:
-    """A minimal CustomResourceDefinition of prometheus-operator's kind (own code, open schema)."""
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.monitoring.coreos.com"},
-            "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
-                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": kind + "List"},
-                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-                         "type": "object", "properties": {"spec": {"type": "object",
-                                                                   "x-kubernetes-preserve-unknown-fields": True}}}}}]}}
 
 
 OPERATOR_CRDS = [operator_crd("ServiceMonitor", "servicemonitors"), operator_crd("PrometheusRule", "prometheusrules")]

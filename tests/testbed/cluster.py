@@ -52,6 +52,18 @@ def default_nodes(count: int = 3) -> list[NodeSpec]:
     return nodes
 
 
+def operator_crd(kind: str, plural: str) -> dict:
+    """A minimal CustomResourceDefinition of a prometheus-operator kind (``monitoring.coreos.com/v1``,
+    open schema): the tests' stand-in for the operator's CRDs, which are not available offline."""
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.monitoring.coreos.com"},
+            "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
+                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": kind + "List"},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                         "type": "object", "properties": {"spec": {"type": "object",
+                                                                   "x-kubernetes-preserve-unknown-fields": True}}}}}]}}
+
+
 def write_kubeconfig(path: Path, server: str, ca_file: Path, *, user: str,
                      cert: Path | None = None, key: Path | None = None, token: str | None = None) -> Path:
     user_entry: dict = {}
