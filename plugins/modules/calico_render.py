@@ -168,6 +168,43 @@ options:
   felix_config:
     description: Fields of FelixConfiguration C(default), in the API's camelCase; none, no resource.
     type: dict
+  install_method:
+    description:
+      - C(manifest) renders C(calico.yaml) from O(src), an upstream C(calico*.yaml).
+      - C(operator) takes O(src) as upstream's C(tigera-operator.yaml) and writes, instead of
+        C(calico.yaml), O(operator_manifest_name) (the operator's image moved to
+        O(image_registry)), O(operator_crds_name) (a copy of O(crds_src)), and
+        O(custom_resources_name) with the C(Installation) C(default) (and C(APIServer) C(default)
+        with O(operator_apiserver)) rendered from the same options; C(calico-resources.yaml)
+        then leaves out the IPPools, which the operator creates from the Installation. The
+        Installation is checked against the C(openAPIV3Schema) of the release's CRDs (from
+        O(crds_src), else from O(src)): a field this operator release does not know is an
+        error naming the option. O(bandwidth_plugin) and O(typha_replicas) are ignored with a
+        warning; O(datastore) must be C(kubernetes).
+    type: str
+    choices: [manifest, operator]
+    default: manifest
+  crds_src:
+    description:
+      - With O(install_method=operator), path of upstream's C(operator-crds.yaml). Its CRDs are
+        left out of O(operator_manifest_name) and written, unchanged, to O(operator_crds_name).
+    type: path
+  operator_apiserver:
+    description: With O(install_method=operator), also render the C(APIServer) C(default).
+    type: bool
+    default: false
+  operator_manifest_name:
+    description: File name of the rendered operator manifest in O(dest).
+    type: str
+    default: tigera-operator.yaml
+  operator_crds_name:
+    description: File name of the operator's CRDs in O(dest).
+    type: str
+    default: operator-crds.yaml
+  custom_resources_name:
+    description: File name of the Installation (and APIServer) in O(dest).
+    type: str
+    default: custom-resources.yaml
 requirements:
   - PyYAML
 notes:
@@ -222,6 +259,10 @@ files:
   returned: unless validate_only
   type: dict
   sample: {"calico.yaml": {"path": "/srv/rendered/calico.yaml", "changed": true, "sha256": "..."}}
+installation:
+  description: The Installation rendered, with O(install_method=operator).
+  returned: success with install_method operator, unless validate_only
+  type: dict
 upstream_sha256:
   description: sha256 of the upstream manifest read from O(src).
   returned: unless validate_only
@@ -249,6 +290,7 @@ from ansible_collections.k8snet.calico.plugins.module_utils import inventory_res
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import validation
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest import document
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest.customize import render_manifest
+from ansible_collections.k8snet.calico.plugins.module_utils.operator import installation
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest.options import (
     MANIFEST_OPTIONS, manifest_options, unused_option_warnings)
 
@@ -299,6 +341,111 @@ def write_file(module, path, content, mode):
     os.chmod(path, mode)
 
 
+def write_outputs(module, dest, outputs, new_against, no_diff=()):
+    """Write each (name, content, mode) of ``outputs`` into ``dest`` when it differs (not in check
+    mode). ``new_against``: {name: (source, text)}, what a new file is shown against in the diff.
+    Returns (files, diffs, changed)."""
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        module.fail_json(msg='dest: %s exists and is not a directory' % dest)
+    files, diffs, changed = {}, [], False
+    for name, content, mode in outputs:
+        path = os.path.join(dest, name)
+        before = None
+        if os.path.exists(path):
+            try:
+                before = read_text(path)
+            except (IOError, OSError, UnicodeDecodeError):
+                before = None
+        content_changed = before != content
+        mode_changed = os.path.exists(path) and (os.stat(path).st_mode & 0o7777) != mode
+        files[name] = dict(path=path, changed=content_changed or mode_changed,
+                           sha256=hashlib.sha256(to_bytes(content)).hexdigest())
+        changed = changed or files[name]['changed']
+        if content_changed and module._diff and name not in no_diff:
+            before_header, before_text = path, before or ''
+            if before is None and name in new_against:
+                # A new manifest is shown against upstream's: the customisations, not 7,000 new lines.
+                before_header = 'upstream %s (%s is new)' % (new_against[name][0], path)
+                before_text = new_against[name][1]
+            diffs.append(dict(before_header=before_header, after_header=path,
+                              before=redact_secrets(before_text), after=redact_secrets(content)))
+        if module.check_mode:
+            continue
+        if content_changed:
+            if not os.path.isdir(dest):
+                try:
+                    os.makedirs(dest, 0o755)
+                except OSError as exc:
+                    module.fail_json(msg='dest: cannot create %s: %s' % (dest, to_native(exc)))
+            write_file(module, path, content, mode)
+        elif mode_changed:
+            os.chmod(path, mode)
+
+    return files, diffs, changed
+
+
+def render_operator(module, params):
+    """calico_install_method operator: tigera-operator.yaml (operator image moved to the
+    registry), operator-crds.yaml (upstream's, when O(crds_src) is given), custom-resources.yaml
+    (Installation, APIServer) and calico-resources.yaml without the IPPools the operator owns."""
+    prefix = params['variable_prefix']
+    errors = validation.ErrorCollector()
+    render = installation.build(params, prefix, errors)
+    names = ('operator_manifest_name', 'operator_crds_name', 'custom_resources_name', 'resources_name')
+    for name in names:
+        if not params[name] or '/' in params[name] or params[name] in ('.', '..'):
+            errors.add(name, params[name], 'is not a file name')
+    if errors.messages:
+        module.fail_json(msg='Invalid input: ' + '; '.join(errors.messages), errors=errors.messages)
+    summary = inventory_resources.summary(render.resources) + [
+        '%s %s' % (item['kind'], item['metadata']['name']) for item in (render.installation, render.apiserver) if item]
+    if params['validate_only']:
+        for warning in render.warnings:
+            module.warn(warning)
+        module.exit_json(changed=False, resources=summary)
+    src, dest, crds_src = params['src'], params['dest'], params['crds_src']
+    texts = {}
+    for option, path in (('src', src), ('crds_src', crds_src)):
+        if path:
+            try:
+                texts[option] = read_text(path)
+            except (IOError, OSError, UnicodeDecodeError) as exc:
+                module.fail_json(msg='%s: cannot read %s: %s' % (option, path, to_native(exc)))
+    try:
+        crd_names, schemas = (), {}
+        if crds_src:
+            crds = document.Manifest(texts['crds_src'])
+            crd_names = [doc.name for doc in crds.objects() if doc.kind == 'CustomResourceDefinition']
+            schemas = installation.crd_schemas(crds)
+        operator_text, changes, upstream_sha256 = installation.operator_manifest(
+            texts['src'], params['image_registry'], crd_names)
+        if not schemas:
+            schemas = installation.crd_schemas(document.Manifest(texts['src']))
+    except document.ManifestError as exc:
+        module.fail_json(msg='%s (operator manifest %s or CRDs %s)' % (to_native(exc), src, crds_src))
+    if not schemas:
+        module.fail_json(msg='%soperator_crds_url: neither %s nor %s holds the CRDs of operator.tigera.io, '
+                             'so the Installation cannot be checked' % (prefix, src, crds_src or '(none)'))
+    installation.check_against_crds(render, schemas, errors, prefix)
+    if errors.messages:
+        module.fail_json(msg='Invalid input for this operator release: ' + '; '.join(errors.messages),
+                         errors=errors.messages)
+    for warning in render.warnings:
+        module.warn(warning)
+    outputs = [(params['operator_manifest_name'], operator_text, 0o644)]
+    if crds_src:
+        outputs.append((params['operator_crds_name'], texts['crds_src'], 0o644))
+    outputs += [(params['custom_resources_name'], installation.custom_resources_text(render), 0o644),
+                (params['resources_name'], resources_text(render.resources), 0o644)]
+    files, diffs, changed = write_outputs(module, dest, outputs, {params['operator_manifest_name']: (src, texts['src'])},
+                                          no_diff=(params['operator_crds_name'],))
+    response = dict(changed=changed, changes=changes, resources=summary, files=files,
+                    upstream_sha256=upstream_sha256, dest=dest, installation=render.installation)
+    if diffs:
+        response['diff'] = diffs
+    module.exit_json(**response)
+
+
 def main():
     argument_spec = dict(
         src=dict(type='path'),
@@ -328,6 +475,12 @@ def main():
         ip_pools=dict(type='list', elements='dict'),
         ip_reservations=dict(type='list', elements='dict'),
         felix_config=dict(type='dict'),
+        install_method=dict(type='str', default='manifest', choices=['manifest', 'operator']),
+        crds_src=dict(type='path'),
+        operator_apiserver=dict(type='bool', default=False),
+        operator_manifest_name=dict(type='str', default='tigera-operator.yaml'),
+        operator_crds_name=dict(type='str', default='operator-crds.yaml'),
+        custom_resources_name=dict(type='str', default='custom-resources.yaml'),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -338,6 +491,8 @@ def main():
         module.fail_json(msg=missing_required_lib('PyYAML'), exception=YAML_IMPORT_ERROR)
 
     params = module.params
+    if params['install_method'] == 'operator':
+        render_operator(module, params)
     prefix = params['variable_prefix']
     errors = validation.ErrorCollector()
     opts = manifest_options(dict((name, params[name]) for name in MANIFEST_OPTIONS), prefix, errors)
@@ -370,41 +525,7 @@ def main():
         (params['manifest_name'], result.text, 0o600 if opts.etcd_tls and opts.datastore == 'etcdv3' else 0o644),
         (params['resources_name'], resources_text(resources), 0o644),
     ]
-    if os.path.exists(dest) and not os.path.isdir(dest):
-        module.fail_json(msg='dest: %s exists and is not a directory' % dest)
-    files, diffs, changed = {}, [], False
-    for name, content, mode in outputs:
-        path = os.path.join(dest, name)
-        before = None
-        if os.path.exists(path):
-            try:
-                before = read_text(path)
-            except (IOError, OSError, UnicodeDecodeError):
-                before = None
-        content_changed = before != content
-        mode_changed = os.path.exists(path) and (os.stat(path).st_mode & 0o7777) != mode
-        files[name] = dict(path=path, changed=content_changed or mode_changed,
-                           sha256=hashlib.sha256(to_bytes(content)).hexdigest())
-        changed = changed or files[name]['changed']
-        if content_changed and module._diff:
-            before_header, before_text = path, before or ''
-            if before is None and name == params['manifest_name']:
-                # A new manifest is shown against upstream's: the customisations, not 7,000 new lines.
-                before_header = 'upstream %s (%s is new)' % (src, path)
-                before_text = upstream
-            diffs.append(dict(before_header=before_header, after_header=path,
-                              before=redact_secrets(before_text), after=redact_secrets(content)))
-        if module.check_mode:
-            continue
-        if content_changed:
-            if not os.path.isdir(dest):
-                try:
-                    os.makedirs(dest, 0o755)
-                except OSError as exc:
-                    module.fail_json(msg='dest: cannot create %s: %s' % (dest, to_native(exc)))
-            write_file(module, path, content, mode)
-        elif mode_changed:
-            os.chmod(path, mode)
+    files, diffs, changed = write_outputs(module, dest, outputs, {params['manifest_name']: (src, upstream)})
 
     response = dict(changed=changed, changes=result.changes, resources=summary, files=files,
                     upstream_sha256=result.upstream_sha256, dest=dest)
