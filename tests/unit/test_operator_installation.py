@@ -209,3 +209,24 @@ def test_operator_manifest_moves_the_image_and_leaves_the_crds_to_operator_crds(
             if doc.kind not in ('CustomResourceDefinition', 'Deployment')]
     assert [doc.data for doc in rendered.objects() if doc.kind != 'Deployment'] == kept
     assert sha in text.splitlines()[1]
+
+
+def _status(name, **conditions):
+    return {'metadata': {'name': name}, 'status': {'conditions': [
+        dict({'type': kind, 'status': 'True' if value else 'False'}, **(value if isinstance(value, dict) else {}))
+        for kind, value in conditions.items()]}}
+
+
+def test_tigerastatus_pending():
+    from ansible_collections.k8snet.calico.plugins.module_utils.operator import status
+    assert status.pending([], ['calico']) == ['calico: no TigeraStatus yet (the operator has not reported it)']
+    assert status.pending([_status('calico', Available=True, Degraded=False)], ['calico']) == []
+    assert status.pending([_status('calico', Available=False, Progressing={'reason': 'ResourceNotReady',
+                                                                            'message': 'DaemonSet not ready'})],
+                          ['calico']) == ['calico: not Available, Progressing (ResourceNotReady: DaemonSet not ready)']
+    # A component not asked for only counts when it is Degraded.
+    statuses = [_status('calico', Available=True), _status('ippools', Available=False),
+                _status('goldmane', Degraded={'reason': 'ResourceReadError', 'message': 'boom'})]
+    assert status.pending(statuses, ['calico']) == ['goldmane: Degraded (ResourceReadError: boom)']
+    assert status.pending(statuses, ['calico', 'apiserver']) == [
+        'apiserver: no TigeraStatus yet (the operator has not reported it)', 'goldmane: Degraded (ResourceReadError: boom)']
