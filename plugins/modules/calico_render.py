@@ -176,7 +176,9 @@ options:
         O(image_registry)), O(operator_crds_name) (a copy of O(crds_src)), and
         O(custom_resources_name) with the C(Installation) C(default) (and C(APIServer) C(default)
         with O(operator_apiserver)) rendered from the same options; C(calico-resources.yaml)
-        then leaves out the IPPools, which the operator creates from the Installation. The
+        then leaves out the IPPools, which the operator creates from the Installation, and the
+        FelixConfiguration C(default), written to C(felix-configuration.yaml) to be merged into
+        the live resource (the operator sets fields of it too). The
         Installation is checked against the C(openAPIV3Schema) of the release's CRDs (from
         O(crds_src), else from O(src)): a field this operator release does not know is an
         error naming the option. O(bandwidth_plugin) and O(typha_replicas) are ignored with a
@@ -397,7 +399,7 @@ def render_operator(module, params):
             errors.add(name, params[name], 'is not a file name')
     if errors.messages:
         module.fail_json(msg='Invalid input: ' + '; '.join(errors.messages), errors=errors.messages)
-    summary = inventory_resources.summary(render.resources) + [
+    summary = inventory_resources.summary(render.resources + render.felix) + [
         '%s %s' % (item['kind'], item['metadata']['name']) for item in (render.installation, render.apiserver) if item]
     if params['validate_only']:
         for warning in render.warnings:
@@ -437,6 +439,8 @@ def render_operator(module, params):
         outputs.append((params['operator_crds_name'], texts['crds_src'], 0o644))
     outputs += [(params['custom_resources_name'], installation.custom_resources_text(render), 0o644),
                 (params['resources_name'], resources_text(render.resources), 0o644)]
+    if render.felix:
+        outputs.append(('felix-configuration.yaml', resources_text(render.felix), 0o644))
     files, diffs, changed = write_outputs(module, dest, outputs, {params['operator_manifest_name']: (src, texts['src'])},
                                           no_diff=(params['operator_crds_name'],))
     response = dict(changed=changed, changes=changes, resources=summary, files=files,

@@ -281,3 +281,27 @@ def test_degraded_or_missing_component_fails_naming_it(installed):
     finally:
         tigerastatus(installed.cluster, "calico", available=True)
         installed.cluster.request("DELETE", "/apis/operator.tigera.io/v1/apiservers/default", raw=True)
+
+
+def test_felix_config_is_merged_into_the_operators_felixconfiguration(installed):
+    """The operator writes fields of FelixConfiguration default (stand-in: one it sets, written as
+    the operator would, by its own field manager); calico_felix_config is merged, not replaced."""
+    path = "/apis/crd.projectcalico.org/v1/felixconfigurations"
+    installed.cluster.request("POST", path + "?fieldManager=operator", {
+        "apiVersion": "crd.projectcalico.org/v1", "kind": "FelixConfiguration", "metadata": {"name": "default"},
+        "spec": {"vxlanVNI": 4096, "bpfEnabled": False}})
+    try:
+        variables = installed.vars(calico_felix_config={"prometheusMetricsEnabled": True})
+        run = run_playbook_file(installed.workdir, INSTALL, extra_vars=variables, name="felix")
+        assert run.returncode == 0, run.failure()
+        [merge] = run.task_results(f"k8snet.calico.calico : Merge felix-configuration.yaml of "
+                                   f"{installed.workdir / 'rendered'} (operator method)")
+        assert merge["changed"]
+        spec = installed.cluster.request("GET", path + "/default")["spec"]
+        assert spec["prometheusMetricsEnabled"] is True
+        assert spec["vxlanVNI"] == 4096 and spec["bpfEnabled"] is False, "the operator's fields were dropped"
+        again = run_playbook_file(installed.workdir, INSTALL, extra_vars=variables, name="felix-again")
+        assert again.returncode == 0 and again.stats["changed"] == 0, again.changed_tasks()
+    finally:
+        installed.cluster.request("DELETE", path + "/default", raw=True)
+        run_playbook_file(installed.workdir, INSTALL, extra_vars=installed.vars(), name="restore")

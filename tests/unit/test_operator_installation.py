@@ -230,3 +230,10 @@ def test_tigerastatus_pending():
     assert status.pending(statuses, ['calico']) == ['goldmane: Degraded (ResourceReadError: boom)']
     assert status.pending(statuses, ['calico', 'apiserver']) == [
         'apiserver: no TigeraStatus yet (the operator has not reported it)', 'goldmane: Degraded (ResourceReadError: boom)']
+
+
+def test_felix_configuration_is_kept_apart_to_be_merged():
+    render = installation.build(dict(sample_params(), felix_config={'prometheusMetricsEnabled': True}))
+    assert [item['kind'] for item in render.resources] == ['BGPConfiguration', 'BGPPeer']
+    assert [(item['kind'], item['metadata']['name'], item['spec']) for item in render.felix] == [
+        ('FelixConfiguration', 'default', {'prometheusMetricsEnabled': True})]

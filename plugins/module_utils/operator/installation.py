@@ -103,13 +103,14 @@ def _operator_pool(pool, item, label):
 class OperatorRender:
     """What the operator method renders from the inventory: ``installation``, ``apiserver`` (or
     None), ``resources`` (calico-resources.yaml without the IPPools, which the operator owns),
-    ``warnings``, and ``sources`` (a path in the Installation -> the inventory variable it comes
+    ``felix`` (FelixConfiguration default, to merge), ``warnings``, and ``sources`` (a path in the Installation -> the inventory variable it comes
     from, to name it in errors)."""
 
     def __init__(self):
         self.installation = None
         self.apiserver = None
         self.resources = []
+        self.felix = []
         self.warnings = []
         self.sources = {}
 
@@ -129,7 +130,11 @@ def build(params, prefix='calico_', errors=None):
                    "is not possible with %s 'operator': the operator installs Calico on the Kubernetes "
                    "datastore only" % label('install_method'))
     resources = inventory_resources.build_resources(params, prefix, errors)
-    result.resources = [item for item in resources if item['kind'] != 'IPPool']
+    # The operator owns the IPPools of the Installation and writes fields of FelixConfiguration
+    # default itself: that one is merged into the live resource (felix-configuration.yaml), not
+    # replaced as calico-resources.yaml's resources are.
+    result.resources = [item for item in resources if item['kind'] not in ('IPPool', 'FelixConfiguration')]
+    result.felix = [item for item in resources if item['kind'] == 'FelixConfiguration']
     pools = [item for item in resources if item['kind'] == 'IPPool']
 
     network = {}
