@@ -180,7 +180,7 @@ options:
         FelixConfiguration C(default), written to C(felix-configuration.yaml) to be merged into
         the live resource (the operator sets fields of it too). The
         Installation is checked against the C(openAPIV3Schema) of the release's CRDs (from
-        O(crds_src), else from O(src)): a field this operator release does not know is an
+        O(crds_src), else from O(src)) - a field this operator release does not know is an
         error naming the option. O(bandwidth_plugin) and O(typha_replicas) are ignored with a
         warning; O(datastore) must be C(kubernetes).
     type: str

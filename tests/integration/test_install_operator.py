@@ -294,8 +294,8 @@ def test_felix_config_is_merged_into_the_operators_felixconfiguration(installed)
         variables = installed.vars(calico_felix_config={"prometheusMetricsEnabled": True})
         run = run_playbook_file(installed.workdir, INSTALL, extra_vars=variables, name="felix")
         assert run.returncode == 0, run.failure()
-        [merge] = run.task_results(f"k8snet.calico.calico : Merge felix-configuration.yaml of "
-                                   f"{installed.workdir / 'rendered'} (operator method)")
+        [merge] = run.task_results(f"k8snet.calico.calico : Merge felix-configuration.yaml (operator method) of "
+                                   f"{installed.workdir / 'rendered'}")
         assert merge["changed"]
         spec = installed.cluster.request("GET", path + "/default")["spec"]
         assert spec["prometheusMetricsEnabled"] is True
