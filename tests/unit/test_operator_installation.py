@@ -221,9 +221,9 @@ def test_tigerastatus_pending():
     from ansible_collections.k8snet.calico.plugins.module_utils.operator import status
     assert status.pending([], ['calico']) == ['calico: no TigeraStatus yet (the operator has not reported it)']
     assert status.pending([_status('calico', Available=True, Degraded=False)], ['calico']) == []
-    assert status.pending([_status('calico', Available=False, Progressing={'reason': 'ResourceNotReady',
-                                                                            'message': 'DaemonSet not ready'})],
-                          ['calico']) == ['calico: not Available, Progressing (ResourceNotReady: DaemonSet not ready)']
+    progressing = {'reason': 'ResourceNotReady', 'message': 'DaemonSet not ready'}
+    assert status.pending([_status('calico', Available=False, Progressing=progressing)], ['calico']) == [
+        'calico: not Available, Progressing (ResourceNotReady: DaemonSet not ready)']
     # A component not asked for only counts when it is Degraded.
     statuses = [_status('calico', Available=True), _status('ippools', Available=False),
                 _status('goldmane', Degraded={'reason': 'ResourceReadError', 'message': 'boom'})]
