@@ -272,9 +272,8 @@ def check_against_crds(render, schemas, errors, prefix='calico_'):
         for path, reason in schema_errors(obj, schema):
             source = _source_of(render.sources, path)
             value = _value_at(obj, path)
-            errors.add_message('%s: %s %s %s (%s of the operator\'s %s CRD)'
-                               % (source or obj['kind'], path, v.show(value), reason,
-                                  'the release', obj['kind']))
+            errors.add_message('%s: %s %s %s (checked against the %s CRD of this release)'
+                               % (source or obj['kind'], path, v.show(value), reason, obj['kind']))
 
 
 def _source_of(sources, path):
