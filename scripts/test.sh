@@ -70,7 +70,12 @@ sanity_in_copy() { # python version: ansible-test sanity (the first on PATH) on 
   local python="$1"
   local cache="$HOME/.ansible/test/cache"
   mkdir -p "$cache"
-  cp tests/sanity/pip_bootstrap.py "$cache/get_pip_24_2.py"
+  # Under the name for the pip version this ansible-test bootstraps (24.2 for 2.18 and 2.19).
+  local pip_version
+  pip_version="$(grep -ohE "pip='[0-9.]+'" "$(dirname "$(command -v ansible-test)")"/../lib/python3*/site-packages/ansible_test/_internal/python_requirements.py 2>/dev/null |
+    head -1 | tr -dc '0-9.')"
+  pip_version="${pip_version:-24.2}"
+  cp tests/sanity/pip_bootstrap.py "$cache/get_pip_${pip_version//./_}.py"
   local work; work="$(mktemp -d)"
   local dest="$work/ansible_collections/k8snet/calico"
   mkdir -p "$dest"
@@ -152,7 +157,7 @@ stage_matrix() {
     say "matrix: ansible-core $core, Python $python"
     start=$SECONDS
     dir="$(matrix_venv "$core" "$python")" || { rc=1; continue; }
-    "$dir/bin/ansible-playbook" --version | head -1
+    "$dir/bin/python" -c 'import ansible.release, sys; print("ansible-core", ansible.release.__version__, "on Python", sys.version.split()[0])'
     echo "venv ready in $((SECONDS - start))s"
     # Sanity: that release's ansible-test, for its Python.
     PATH="$dir/bin:$PATH" sanity_in_copy "$python" || { echo "matrix $core: sanity FAILED"; rc=1; }
