@@ -8,13 +8,17 @@
 # and a build-and-install check of the collection tarball. Any failure makes the exit non-zero.
 #
 #   scripts/test.sh            # everything
-#   scripts/test.sh pytest     # only some stages: pytest molecule sanity lint build
+#   scripts/test.sh pytest     # only some stages: pytest molecule sanity lint build matrix
+#
+# Stage matrix: ansible-test sanity and a subset of the integration tests under the other
+# ansible-core releases of meta/runtime.yml's range (the venv has 2.19), each in a venv of its own
+# under .venv-matrix/ (made once, again only when its requirements change).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT" || exit 1
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(pytest molecule sanity lint build)
+[ ${#stages[@]} -eq 0 ] && stages=(pytest molecule sanity lint build matrix)
 failed=()
 declare -A took
 
@@ -60,20 +64,30 @@ stage_molecule() {
   done
 }
 
-stage_sanity() {
+sanity_in_copy() { # python version: ansible-test sanity (the first on PATH) on a copy of the tree
   # ansible-test wants the collection at .../ansible_collections/k8snet/calico and fetches a pip
   # bootstrap script from a host that may be unreachable: give it both.
+  local python="$1"
   local cache="$HOME/.ansible/test/cache"
   mkdir -p "$cache"
-  cp tests/sanity/pip_bootstrap.py "$cache/get_pip_24_2.py"
+  # Under the name for the pip version this ansible-test bootstraps (24.2 for 2.18 and 2.19).
+  local pip_version
+  pip_version="$(grep -ohE "pip='[0-9.]+'" "$(dirname "$(command -v ansible-test)")"/../lib/python3*/site-packages/ansible_test/_internal/python_requirements.py 2>/dev/null |
+    head -1 | tr -dc '0-9.')"
+  pip_version="${pip_version:-24.2}"
+  cp tests/sanity/pip_bootstrap.py "$cache/get_pip_${pip_version//./_}.py"
   local work; work="$(mktemp -d)"
   local dest="$work/ansible_collections/k8snet/calico"
   mkdir -p "$dest"
   git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents {} "$dest/" 2>/dev/null
-  (cd "$dest" && git init -q && git add -A && ansible-test sanity --venv --python 3.11 --color no)
+  (cd "$dest" && git init -q && git add -A && ansible-test sanity --venv --python "$python" --color no)
   local rc=$?
   rm -rf "$work"
   return $rc
+}
+
+stage_sanity() {
+  sanity_in_copy 3.11
 }
 
 stage_lint() {
@@ -94,9 +108,78 @@ stage_build() {
   return $rc
 }
 
+# The ansible-core releases stage matrix tests besides the venv's 2.19 (requirements-dev.txt), each
+# with the Python it runs on (2.20 and later need 3.12+). The newest patch release of each.
+MATRIX=("2.18.19 3.11" "2.20.10 3.12" "2.21.5 3.13")
+
+find_python() { # 3.12 -> a python3.12 that runs: on PATH, else pyenv's
+  local version="$1" candidate
+  for candidate in "$(command -v "python$version")" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c 'import venv' 2>/dev/null && { echo "$candidate"; return 0; }
+  done
+  echo "no python$version (on PATH or under pyenv) for the matrix" >&2
+  return 1
+}
+
+matrix_venv() { # core version, python version -> the venv's folder, made or updated when needed
+  local core="$1" python="$2" dir="$REPO_ROOT/.venv-matrix/$1"
+  local wanted; wanted="$(printf 'python %s\nansible-core==%s\n' "$python" "$core"; cat "$REPO_ROOT/requirements.txt")"
+  if [ ! -x "$dir/bin/ansible-playbook" ] || [ "$(cat "$dir/.requirements" 2>/dev/null)" != "$wanted" ]; then
+    local interpreter; interpreter="$(find_python "$python")" || return 1
+    rm -rf "$dir"
+    if ! { "$interpreter" -m venv "$dir" &&
+           "$dir/bin/python" -m pip install --quiet --upgrade pip >&2 &&
+           "$dir/bin/python" -m pip install --quiet "ansible-core==$core" -r "$REPO_ROOT/requirements.txt" >&2; }; then
+      echo "could not make $dir" >&2; return 1
+    fi
+    printf '%s' "$wanted" >"$dir/.requirements"
+  fi
+  # The collections that release reads: this checkout, and the collections the modules, roles and
+  # tests use, from the venv's community package (the same versions the other stages test; their
+  # requires_ansible is >=2.16). The community package itself needs a given ansible-core.
+  local site; site="$("$VENV/bin/python" -c 'import ansible_collections, os; print(os.path.dirname(ansible_collections.__path__[0]))')"
+  local collections="$dir/collections/ansible_collections" name
+  mkdir -p "$collections/k8snet"
+  ln -sfn "$REPO_ROOT" "$collections/k8snet/calico"
+  for name in kubernetes/core ansible/posix; do
+    mkdir -p "$collections/${name%/*}"
+    ln -sfn "$site/ansible_collections/$name" "$collections/$name"
+  done
+  echo "$dir"
+}
+
+stage_matrix() {
+  local entry core python dir rc=0 start
+  local upstream="${CALICO_UPSTREAM_DIR:-$REPO_ROOT/../shared/upstream}"
+  local newest; newest="$(find "$upstream/calico" -mindepth 1 -maxdepth 1 -name 'v*' -printf '%f\n' 2>/dev/null | sort -V | tail -1)"
+  for entry in "${MATRIX[@]}"; do
+    read -r core python <<<"$entry"
+    say "matrix: ansible-core $core, Python $python"
+    start=$SECONDS
+    dir="$(matrix_venv "$core" "$python")" || { rc=1; continue; }
+    "$dir/bin/python" -c 'import ansible.release, sys; print("ansible-core", ansible.release.__version__, "on Python", sys.version.split()[0])'
+    echo "venv ready in $((SECONDS - start))s"
+    # Sanity: that release's ansible-test, for its Python.
+    PATH="$dir/bin:$PATH" sanity_in_copy "$python" || { echo "matrix $core: sanity FAILED"; rc=1; }
+    echo "sanity done at $((SECONDS - start))s"
+    # Integration: real playbook runs through that release's ansible-playbook (tests/playbook.py;
+    # pytest is the venv's), one pytest run (one test cluster): render.yml's main case for the newest
+    # upstream release, and the calicoctl and calico_info modules on the Kubernetes datastore
+    # (docs/ansible-core-matrix.md lists what is left out).
+    K8SNET_ANSIBLE_BIN_DIR="$dir/bin" K8SNET_ANSIBLE_COLLECTIONS_PATH="$dir/collections" \
+      python -m pytest -p no:cacheprovider -q -ra -o junit_family=xunit2 \
+        --junitxml="$REPO_ROOT/tests/output/matrix-$core.xml" \
+        tests/integration/test_render.py tests/integration/test_calicoctl_module.py \
+        -k "${newest:-no-upstream-release} and not typha and not etcd_datastore or test_calicoctl_module and kubernetes and not bad_input and not stores_what or kubernetes-cidr" \
+      || { echo "matrix $core: integration tests FAILED"; rc=1; }
+    echo "matrix $core took $((SECONDS - start))s"
+  done
+  return $rc
+}
+
 run_stage setup install_system_packages
 [ ${#failed[@]} -eq 0 ] && run_stage venv ensure_venv
-if [[ " ${stages[*]} " == *" pytest "* || " ${stages[*]} " == *" molecule "* ]]; then
+if [[ " ${stages[*]} " == *" pytest "* || " ${stages[*]} " == *" molecule "* || " ${stages[*]} " == *" matrix "* ]]; then
   say "test bed programs (tests/testbed/build.sh)"
   start=$SECONDS
   if bin="$(bash tests/testbed/build.sh | tail -1)"; then

@@ -12,6 +12,11 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("K8SNET_VENV", REPO_ROOT / ".venv"))
+# Another ansible-core release can run the playbooks (scripts/test.sh matrix): the folder of its
+# ansible-playbook, and the collections path it reads (with kubernetes.core and ansible.posix in it,
+# as that release's venv has no community package). Default: the venv's.
+ANSIBLE_BIN_DIR = Path(os.environ.get("K8SNET_ANSIBLE_BIN_DIR") or VENV / "bin")
+ANSIBLE_COLLECTIONS_PATH = os.environ.get("K8SNET_ANSIBLE_COLLECTIONS_PATH") or str(VENV / "collections")
 
 
 @dataclass
@@ -59,7 +64,7 @@ def run_playbook(workdir: Path, tasks: list[dict], *, check: bool = False, diff:
              "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": tasks}]
     path = workdir / "playbook.yml"
     path.write_text(yaml.safe_dump(play, sort_keys=False))
-    command = [str(VENV / "bin" / "ansible-playbook"), "-i", "localhost,", str(path)]
+    command = [str(ANSIBLE_BIN_DIR / "ansible-playbook"), "-i", "localhost,", str(path)]
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
     return _run(command, workdir, check=check, diff=diff, env=env)
@@ -83,7 +88,7 @@ def run_playbook_file(workdir: Path, playbook: Path | str, *, inventory: Path | 
         inventory_path = workdir / f"{name}-hosts.yml"
         inventory_path.write_text(yaml.safe_dump(inventory or LOCAL_INVENTORY, sort_keys=False))
         inventory = inventory_path
-    command = [str(VENV / "bin" / "ansible-playbook"), "-i", str(inventory), str(playbook)]
+    command = [str(ANSIBLE_BIN_DIR / "ansible-playbook"), "-i", str(inventory), str(playbook)]
     if extra_vars:
         vars_path = workdir / f"{name}-vars.json"
         vars_path.write_text(json.dumps(extra_vars))
@@ -97,7 +102,7 @@ def _run(command: list[str], workdir: Path, *, check: bool, diff: bool, env: dic
     if diff:
         command.append("--diff")
     run_env = {**os.environ,
-               "ANSIBLE_COLLECTIONS_PATH": str(VENV / "collections"),
+               "ANSIBLE_COLLECTIONS_PATH": ANSIBLE_COLLECTIONS_PATH,
                "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
                "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "0",
                "ANSIBLE_RETRY_FILES_ENABLED": "0", "PWD": str(workdir),

@@ -28,7 +28,9 @@ from conftest import REPO_ROOT, upstream_dir
 REPO = str(REPO_ROOT)
 UPSTREAM = str(upstream_dir().resolve())
 VENV = os.environ.get('K8SNET_VENV') or os.path.join(REPO, '.venv')
-COLLECTIONS = os.path.join(VENV, 'collections')
+# scripts/test.sh matrix: another ansible-core release's ansible-playbook (see tests/playbook.py).
+ANSIBLE_BIN_DIR = os.environ.get('K8SNET_ANSIBLE_BIN_DIR') or os.path.join(VENV, 'bin')
+COLLECTIONS = os.environ.get('K8SNET_ANSIBLE_COLLECTIONS_PATH') or os.path.join(VENV, 'collections')
 
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest import cni  # noqa: E402
 from ansible_collections.k8snet.calico.plugins.module_utils.manifest.diff import MISSING, diff_objects  # noqa: E402
@@ -104,14 +106,14 @@ def playbook(workdir, variables, release=None, check=False, diff=False, inventor
         with open(inventory, 'w') as handle:
             yaml.safe_dump({'all': {'hosts': {'localhost': {
                 'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}, handle)
-    command = [os.path.join(VENV, 'bin', 'ansible-playbook'), '-i', inventory, PLAYBOOK, '-e', '@' + vars_file]
+    command = [os.path.join(ANSIBLE_BIN_DIR, 'ansible-playbook'), '-i', inventory, PLAYBOOK, '-e', '@' + vars_file]
     if check:
         command.append('--check')
     if diff:
         command.append('--diff')
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
                ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_DEPRECATION_WARNINGS='0',
-               PATH=os.path.join(VENV, 'bin') + os.pathsep + os.environ.get('PATH', ''))
+               PATH=ANSIBLE_BIN_DIR + os.pathsep + os.environ.get('PATH', ''))
     cwd = cwd or str(workdir)
     env['PWD'] = cwd
     process = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

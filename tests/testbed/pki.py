@@ -61,6 +61,7 @@ class CertificateAuthority:
                 ),
                 critical=True,
             )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), critical=False)
             .sign(self._key, hashes.SHA256())
         )
         self.cert_path = self.directory / "ca.crt"
@@ -93,6 +94,10 @@ class CertificateAuthority:
             .not_valid_after(now + _VALIDITY)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            # Key identifiers, as real cluster PKIs have them: Python 3.13's default TLS context
+            # (VERIFY_X509_STRICT; urllib3 sets it too) rejects a certificate without its issuer's.
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
         )
         sans = [x509.DNSName(d) for d in dns_names] + [
             x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses
