@@ -12,6 +12,8 @@ import csv
 import io
 import json
 
+from ansible_collections.k8snet.calico.plugins.module_utils.ipam.report import threshold_status
+
 # Bar colours of the HTML charts, by status (documented in docs/ipam.md).
 COLOURS = {'ok': '#2a6fdb', 'warn': '#f0a202', 'fail': '#d62828', 'track': '#e6e9ef'}
 NODE_CHART_LIMIT = 60  # nodes drawn in the per-node chart (the most utilised first)
@@ -107,14 +109,6 @@ def _esc(text):
             .replace('"', '&quot;'))
 
 
-def _status(value, warn, fail):
-    if fail is not None and value >= fail:
-        return 'fail'
-    if warn is not None and value >= warn:
-        return 'warn'
-    return 'ok'
-
-
 def bar_chart(rows, css_id, warn, fail, width=880):
     """An inline SVG: one horizontal bar per row (label, percent, detail), coloured by status."""
     label_w, bar_w, row_h = 200, 370, 26
@@ -124,7 +118,7 @@ def bar_chart(rows, css_id, warn, fail, width=880):
     for number, (label, value, detail) in enumerate(rows):
         y = 5 + number * row_h
         filled = int(round(bar_w * min(value, 100.0) / 100.0))
-        colour = COLOURS[_status(value, warn, fail)]
+        colour = COLOURS[threshold_status(value, warn, fail)]
         parts.append('<text x="0" y="%d" font-size="13" font-family="sans-serif">%s</text>'
                      % (y + 16, _esc(label[:28])))
         parts.append('<rect x="%d" y="%d" width="%d" height="18" fill="%s"/>'

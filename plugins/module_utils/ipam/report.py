@@ -30,7 +30,8 @@ def _pool_of(network, pools):
     return None
 
 
-def _status(value, warn, fail):
+def threshold_status(value, warn, fail):
+    """'ok', 'warn' or 'fail' for a utilisation percentage against the thresholds (None: not set)."""
     if fail is not None and value >= fail:
         return 'fail'
     if warn is not None and value >= warn:
@@ -119,7 +120,7 @@ def compute_report(state, warn_percent=DEFAULT_WARN_PERCENT, fail_percent=DEFAUL
         row['free_blocks'] = max(0, row['blocks_total'] - row['blocks_in_use'])
         row['utilisation_percent'] = percent(row['allocated'], row['size'])
         row['block_utilisation_percent'] = percent(row['blocks_in_use'], row['blocks_total'])
-        row['status'] = _status(max(row['utilisation_percent'], row['block_utilisation_percent']),
+        row['status'] = threshold_status(max(row['utilisation_percent'], row['block_utilisation_percent']),
                                 warn_percent, fail_percent)
         message = ('IP pool %s (%s): %d of %d addresses allocated (%.1f%%), %d of %d blocks claimed (%.1f%%), '
                    '%d free blocks' % (row['name'], row['cidr'], row['allocated'], row['size'],
