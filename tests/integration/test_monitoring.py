@@ -89,7 +89,9 @@ class Bed:
         for plural in ["felixconfigurations", "kubecontrollersconfigurations"]:
             item = self.get(f"/apis/crd.projectcalico.org/v1/{plural}/default")
             found[plural] = item["metadata"]["resourceVersion"]
-        found["typha"] = self.typha()["metadata"]["resourceVersion"]
+        # The Deployment controller keeps writing the status of a rollout: its resourceVersion moves
+        # without any write of ours, its generation only when its spec is written.
+        found["typha"] = self.typha()["metadata"]["generation"]
         return found
 
     def typha(self) -> dict:
