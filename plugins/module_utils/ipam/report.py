@@ -120,8 +120,8 @@ def compute_report(state, warn_percent=DEFAULT_WARN_PERCENT, fail_percent=DEFAUL
         row['free_blocks'] = max(0, row['blocks_total'] - row['blocks_in_use'])
         row['utilisation_percent'] = percent(row['allocated'], row['size'])
         row['block_utilisation_percent'] = percent(row['blocks_in_use'], row['blocks_total'])
-        row['status'] = threshold_status(max(row['utilisation_percent'], row['block_utilisation_percent']),
-                                warn_percent, fail_percent)
+        busiest = max(row['utilisation_percent'], row['block_utilisation_percent'])
+        row['status'] = threshold_status(busiest, warn_percent, fail_percent)
         message = ('IP pool %s (%s): %d of %d addresses allocated (%.1f%%), %d of %d blocks claimed (%.1f%%), '
                    '%d free blocks' % (row['name'], row['cidr'], row['allocated'], row['size'],
                                        row['utilisation_percent'], row['blocks_in_use'], row['blocks_total'],
