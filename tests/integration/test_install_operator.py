@@ -7,11 +7,10 @@ The cluster is the test bed's (real kube-apiserver with the upstream operator CR
 Installation passes the real CRD validation; controllers; kwok nodes that mark the operator's pod
 Ready), one for this module.
 
-STAND-IN: nothing here runs the Tigera operator's logic (kwok only marks its pod Ready), so no
-calico-node is created and nobody reports TigeraStatus. The test plays that one part of the
-operator: once install.yml has applied the Installation, it writes TigeraStatus objects (the
-operator's ``operator.tigera.io/v1`` kind, status conditions Available / Progressing / Degraded, as
-the operator's status manager sets them) and checks that install.yml waited for them, and that it
+STAND-IN: nothing here runs the Tigera operator's logic (kwok only marks its pod Ready). The test
+plays the operator with ``testbed.operator.OperatorStandIn``: once install.yml has applied the
+Installation, it renders calico-system, reports TigeraStatus ``calico`` Available and the
+Installation's ``status.calicoVersion``; the test checks that install.yml waited for them, and that it
 fails naming the components when one is Degraded or missing.
 
 Proves: operator-crds.yaml and tigera-operator.yaml applied server-side (field manager
@@ -34,6 +33,7 @@ import yaml
 
 from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
+from testbed.operator import OperatorStandIn
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 
@@ -73,28 +73,10 @@ def inventory_vars(workdir: Path, kubeconfig: Path, **overrides) -> dict:
     return variables
 
 
-def tigerastatus(cluster, name: str, available: bool, degraded: str = "") -> None:
-    """The operator's part (see the module docstring): create or update TigeraStatus ``name`` with
-    the conditions the operator's status manager writes."""
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-    def condition(kind, status, reason="", message=""):
-        return {"type": kind, "status": "True" if status else "False", "reason": reason or ("AllObjectsAvailable"
-                if status else "Unknown"), "message": message, "lastTransitionTime": now}
-    status, current = cluster.request("GET", f"{TIGERASTATUS}/{name}", raw=True)
-    if status == 404:
-        current = cluster.request("POST", TIGERASTATUS, {"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus",
-                                                         "metadata": {"name": name}, "spec": {}})
-    current["status"] = {"conditions": [
-        condition("Available", available and not degraded),
-        condition("Progressing", False),
-        condition("Degraded", bool(degraded), "ResourceReadError" if degraded else "", degraded)]}
-    cluster.request("PUT", f"{TIGERASTATUS}/{name}/status", current)
-
-
 class Installed:
-    def __init__(self, cluster, workdir: Path, run, waited: float, calicoctl: Calicoctl):
+    def __init__(self, cluster, workdir: Path, run, waited: float, calicoctl: Calicoctl, operator: OperatorStandIn):
         self.cluster, self.workdir, self.run, self.waited, self.calicoctl = cluster, workdir, run, waited, calicoctl
+        self.operator = operator
 
     def vars(self, **overrides) -> dict:
         return inventory_vars(self.workdir, self.cluster.kubeconfig, **overrides)
@@ -142,13 +124,14 @@ def installed(operator_cluster, testbed_bin, tmp_path_factory) -> Installed:
     time.sleep(3)
     assert thread.is_alive(), "install.yml did not wait for TigeraStatus"
     reported = time.monotonic()
-    tigerastatus(cluster, "calico", available=True)
+    operator = OperatorStandIn(cluster, upstream_dir() / "calico")
+    operator.reconcile(RELEASE)
     thread.join(300)
     [run] = runs
     assert run.returncode == 0, run.failure() or run.stdout[-3000:] + run.stderr[-3000:]
     calicoctl = Calicoctl(testbed_bin / "calicoctl", {"DATASTORE_TYPE": "kubernetes",
                                                       "KUBECONFIG": str(cluster.kubeconfig)})
-    return Installed(cluster, workdir, run, time.monotonic() - reported, calicoctl)
+    return Installed(cluster, workdir, run, time.monotonic() - reported, calicoctl, operator)
 
 
 def test_operator_applied_and_rolled_out(installed):
@@ -269,7 +252,7 @@ def test_check_diff_shows_the_change_and_writes_nothing(installed):
 
 def test_degraded_or_missing_component_fails_naming_it(installed):
     """calico Degraded and apiserver asked for (calico_operator_apiserver) but never reported."""
-    tigerastatus(installed.cluster, "calico", available=False, degraded="Error querying installation")
+    installed.operator.tigerastatus("calico", available=False, degraded="Error querying installation")
     try:
         run = run_playbook_file(installed.workdir, INSTALL, name="degraded", extra_vars=installed.vars(
             calico_rollout_timeout=3, calico_operator_apiserver=True))
@@ -279,7 +262,7 @@ def test_degraded_or_missing_component_fails_naming_it(installed):
         assert "calico: Degraded (ResourceReadError: Error querying installation)" in message
         assert "apiserver: no TigeraStatus yet" in message
     finally:
-        tigerastatus(installed.cluster, "calico", available=True)
+        installed.operator.tigerastatus("calico", available=True)
         installed.cluster.request("DELETE", "/apis/operator.tigera.io/v1/apiservers/default", raw=True)
 
 
