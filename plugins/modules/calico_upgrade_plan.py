@@ -57,14 +57,34 @@ options:
     type: list
     elements: dict
   current_manifest:
-    description: The running release's upstream manifest (a file on the host that runs the module).
-    type: path
+    description:
+      - The running release's upstream manifest (files on the host that runs the module) - C(calico.yaml)
+        with the manifest method; C(tigera-operator.yaml) and C(operator-crds.yaml) with the operator.
+    type: list
+    elements: path
   target_manifest:
-    description: The target release's upstream manifest.
-    type: path
+    description: The target release's upstream manifest (the same files of the target release).
+    type: list
+    elements: path
   rendered_manifest:
-    description: The target release's manifest as rendered from the inventory.
-    type: path
+    description:
+      - The target release's manifest as rendered from the inventory (C(calico.yaml); with the
+        operator C(tigera-operator.yaml), C(operator-crds.yaml) and C(custom-resources.yaml)).
+    type: list
+    elements: path
+  namespace:
+    description:
+      - The namespace of C(calico-node) (C(calico-system) on an operator-installed cluster), named by
+        the messages of the checks.
+    type: str
+    default: kube-system
+  compare_settings:
+    description:
+      - Compare the settings whose upstream default changes (container env, C(calico-config), CNI
+        conflist) between the two manifests. Off for the operator method, whose defaults are in the
+        operator's code and not in its manifest.
+    type: bool
+    default: true
   allow:
     description:
       - The checks whose refusal is overridden; returned in RV(overridden) instead of RV(refusals).
@@ -156,7 +176,16 @@ removed_upstream:
   type: list
   elements: list
 removed_present:
-  description: The objects of RV(removed_upstream) that exist on the cluster (the upgrade deletes them).
+  description:
+    - The objects of RV(removed_upstream) that exist on the cluster (the upgrade deletes them); never a
+      CustomResourceDefinition (see RV(removed_kept)).
+  returned: with the manifests
+  type: list
+  elements: list
+removed_kept:
+  description:
+    - The CustomResourceDefinitions of RV(removed_upstream) that exist on the cluster. They are not
+      deleted (deleting one deletes every resource of it); each is given as a warning.
   returned: with the manifests
   type: list
   elements: list
@@ -200,14 +229,17 @@ from ansible_collections.k8snet.calico.plugins.module_utils.upgrade import live,
 
 
 def _read(module, option):
-    path = module.params[option]
-    try:
-        with open(path, 'r') as handle:
-            return document.Manifest(handle.read()).data()
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='%s: cannot read %s: %s' % (option, path, exc))
-    except document.ManifestError as exc:
-        module.fail_json(msg='%s: %s: %s' % (option, path, exc))
+    """The objects of every file of ``option``, in order."""
+    objects = []
+    for path in module.params[option]:
+        try:
+            with open(path, 'r') as handle:
+                objects.extend(document.Manifest(handle.read()).data())
+        except (IOError, OSError) as exc:
+            module.fail_json(msg='%s: cannot read %s: %s' % (option, path, exc))
+        except document.ManifestError as exc:
+            module.fail_json(msg='%s: %s: %s' % (option, path, exc))
+    return objects
 
 
 def main():
@@ -220,9 +252,11 @@ def main():
             cluster_information=dict(type='dict'),
             ip_pools=dict(type='list', elements='dict', default=[]),
             ipam_blocks=dict(type='list', elements='dict'),
-            current_manifest=dict(type='path'),
-            target_manifest=dict(type='path'),
-            rendered_manifest=dict(type='path'),
+            current_manifest=dict(type='list', elements='path'),
+            target_manifest=dict(type='list', elements='path'),
+            rendered_manifest=dict(type='list', elements='path'),
+            namespace=dict(type='str', default='kube-system'),
+            compare_settings=dict(type='bool', default=True),
             kubeconfig=dict(type='path'),
             context=dict(type='str'),
             allow=dict(type='list', elements='str', default=[], choices=list(plan.CHECKS)),
@@ -240,7 +274,7 @@ def main():
             except versions.VersionError as exc:
                 module.fail_json(msg='%s: %s' % (option, exc))
     result = plan.preflight(p['target_version'], p['workloads'], p['cluster_information'], p['kubernetes_version'],
-                            p['current_version'], p['ip_pools'], p['ipam_blocks'], p['allow'])
+                            p['current_version'], p['ip_pools'], p['ipam_blocks'], p['allow'], p['namespace'])
     if p['current_manifest']:
         current, target, rendered = (_read(module, 'current_manifest'), _read(module, 'target_manifest'),
                                      _read(module, 'rendered_manifest'))
@@ -256,10 +290,13 @@ def main():
         finally:
             if client is not None:
                 client.close()
-        result.update(plan.compare_releases(current, target, rendered, objects))
+        result.update(plan.compare_releases(current, target, rendered, objects, p['compare_settings']))
         result['requests'] = dict(client.requests)
     for note in result['notes']:
         module.warn(note)
+    for item in result.get('removed_kept', []):
+        module.warn('%s: upstream removed this CustomResourceDefinition; it is kept (deleting it deletes every '
+                    'resource of it): delete it yourself once nothing uses it' % ' '.join(item[1:2] + item[3:]))
     for entry in result.get('default_changes', []):
         module.warn('%s: the upstream default changes from %s to %s and the inventory does not pin it: the cluster '
                     'runs %s, the upgrade applies %s' % (entry['setting'], entry['upstream_before'],

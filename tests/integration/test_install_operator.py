@@ -210,8 +210,13 @@ def test_install_waited_for_tigerastatus_and_applied_our_resources(installed):
     assert bgp["nodeToNodeMeshEnabled"] is False and bgp["asNumber"] == 64512
     assert json.loads(installed.calicoctl("get", "bgppeer", "tor-switch", "-o", "json").stdout)["spec"]["peerIP"] == \
         "10.10.0.1"
-    # The IPPools are the operator's (from the Installation): the install creates none.
-    assert json.loads(installed.calicoctl("get", "ippools", "-o", "json").stdout)["items"] == []
+    # The IPPools are the operator's (from the Installation, created by the stand-in): the install
+    # writes none of them.
+    pools = json.loads(installed.calicoctl("get", "ippools", "-o", "json").stdout)["items"]
+    assert [p["metadata"]["name"] for p in pools] == ["default-ipv4-ippool"]
+    assert "k8snet.calico/managed-by" not in pools[0]["metadata"].get("labels", {})
+    live = installed.cluster.request("GET", "/apis/crd.projectcalico.org/v1/ippools/default-ipv4-ippool")
+    assert "k8snet.calico" not in {e["manager"] for e in live["metadata"]["managedFields"]}
     warnings = "\n".join(installed.run.stderr.splitlines() + [w for r in installed.run.task_results(
         f"k8snet.calico.calico : Render calico.yaml and calico-resources.yaml into {installed.workdir / 'rendered'}")
         for w in r.get("warnings", [])])

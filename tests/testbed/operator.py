@@ -12,6 +12,8 @@ pkg/controller/installation/core_controller.go and pkg/controller/status):
   ``calico-kube-controllers`` Deployment on the release of the operator that runs (the release
   whose upstream ``tigera-operator.yaml`` names the operator image of Deployment
   ``tigera-operator/tigera-operator``), with images under the Installation's ``spec.registry``;
+- it creates the IPPools of the Installation's ``calicoNetwork.ipPools`` that do not exist yet
+  (``crd.projectcalico.org/v1``, as its IP pool controller does);
 - it reports TigeraStatus ``calico`` (conditions Available / Progressing / Degraded) and, only once
   everything is Available, ``status.calicoVersion`` of Installation ``default`` (the operator sets
   Variant and CalicoVersion together, after ``IsAvailable()``).
@@ -92,15 +94,14 @@ class OperatorStandIn:
 
     def _apply(self, path: str, body: dict) -> None:
         name = body["metadata"]["name"]
-        status, _ = self.cluster.request("PUT", f"{path}/{name}", body, raw=True)
-        if status == 404:
+        if self.cluster.request("PUT", f"{path}/{name}", body, raw=True)[0] == 404:
             self.cluster.request("POST", path, body)
 
     def render(self, version: str, registry: str) -> None:
         """calico-system with calico-node and calico-kube-controllers on ``version``."""
         if self.cluster.request("GET", f"/api/v1/namespaces/{CALICO_NS}", raw=True)[0] == 404:
-            self.cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                                 "metadata": {"name": CALICO_NS}})
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CALICO_NS}}
+            self.cluster.request("POST", "/api/v1/namespaces", namespace)
         labels = {"k8s-app": "calico-node"}
         broken = version in self.broken
         prefix = "registry.test/kwok-stall/" if broken else registry
@@ -122,10 +123,27 @@ class OperatorStandIn:
                          "containers": [{"name": "calico-kube-controllers",
                                          "image": f"{prefix}calico/kube-controllers:{version}"}]}}}})
 
+    def create_pools(self, installation: dict) -> None:
+        """The IPPools of calicoNetwork.ipPools that do not exist (the operator leaves others alone)."""
+        path = "/apis/crd.projectcalico.org/v1/ippools"
+        for pool in (installation["spec"].get("calicoNetwork") or {}).get("ipPools") or []:
+            if self.cluster.request("GET", f"{path}/{pool['name']}", raw=True)[0] != 404:
+                continue
+            encapsulation = pool.get("encapsulation", "IPIP")
+            self.cluster.request("POST", path, {
+                "apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
+                "metadata": {"name": pool["name"], "labels": {"app.kubernetes.io/managed-by": "tigera-operator"}},
+                "spec": {"cidr": pool["cidr"], "blockSize": pool.get("blockSize", 26),
+                         "ipipMode": {"IPIP": "Always", "IPIPCrossSubnet": "CrossSubnet"}.get(encapsulation, "Never"),
+                         "vxlanMode": {"VXLAN": "Always", "VXLANCrossSubnet": "CrossSubnet"}.get(encapsulation, "Never"),
+                         "natOutgoing": pool.get("natOutgoing", "Enabled") == "Enabled",
+                         "nodeSelector": pool.get("nodeSelector", "all()")}})
+
     def reconcile(self, version: str, timeout: float = 60) -> None:
         """What the operator of ``version`` does with the Installation: render, wait, report."""
         installation = self.cluster.request("GET", INSTALLATION)
         self.tigerastatus("calico", available=False, progressing="Waiting for calico-node to roll out")
+        self.create_pools(installation)
         self.render(version, installation["spec"].get("registry") or "quay.io/")
         self.reconciled.append(version)
         if version in self.broken:

@@ -150,6 +150,41 @@ def test_compare_releases_lists_backup_reads_and_additions():
     assert result['removed_present'] == [] and len(result['default_changes']) == 1
 
 
+def operator_files(release):
+    if release not in releases():
+        pytest.skip('upstream Calico %s not in the test data' % release)
+    return [obj for name in ('tigera-operator.yaml', 'operator-crds.yaml')
+            for obj in document.Manifest(read_upstream(release, name)).data()]
+
+
+def test_compare_operator_releases_backs_up_the_installation_and_keeps_removed_crds():
+    """The operator method: v3.29 embeds the CRDs in tigera-operator.yaml, v3.31 has them only in
+    operator-crds.yaml; neither is 'removed'. The Installation of the render is backed up. A CRD
+    upstream dropped is kept, never deleted. The operator's env is not a setting report."""
+    old, new = operator_files('v3.29.7'), operator_files('v3.31.7')
+    installation = {'apiVersion': 'operator.tigera.io/v1', 'kind': 'Installation', 'metadata': {'name': 'default'},
+                    'spec': {'registry': 'registry.example.internal/'}}
+    rendered = new + [installation]
+    dropped = {'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition',
+               'metadata': {'name': 'gone.operator.tigera.io'}}
+    live = [copy.deepcopy(o) for o in old] + [installation, dropped]
+    result = plan.compare_releases(old + [dropped], new, rendered, live, compare_settings=False)
+    assert ['operator.tigera.io/v1', 'Installation', '', 'default'] in result['backup_objects']
+    assert ['apps/v1', 'Deployment', 'tigera-operator', 'tigera-operator'] in result['backup_objects']
+    assert result['removed_present'] == []
+    assert result['removed_kept'] == [['apiextensions.k8s.io/v1', 'CustomResourceDefinition', '',
+                                       'gone.operator.tigera.io']]
+    assert result['setting_report'] == result['default_changes'] == []
+    # Compared as manifests, the operator's own env would flip: that is why the role turns it off.
+    assert plan.compare_releases(old, new, rendered, live)['default_changes']
+
+
+def test_preflight_names_the_namespace_of_calico_node():
+    result = plan.preflight('v3.31.7', [], kubernetes_version='v1.34.4', current_version='v3.30.7',
+                            namespace='calico-system')
+    assert result['refusals'] == [{'check': 'not_ready', 'message': 'DaemonSet calico-system/calico-node not found'}]
+
+
 def test_clean_live_and_clean_resource():
     live = {'apiVersion': 'apps/v1', 'kind': 'DaemonSet',
             'metadata': {'name': 'calico-node', 'namespace': 'kube-system', 'uid': 'u', 'resourceVersion': '5',
@@ -290,3 +325,21 @@ def test_backup_files():
     assert [(d['kind'], d['metadata']['name']) for d in docs] == [('BGPPeer', 'b'), ('IPPool', 'a'), ('IPPool', 'z')]
     assert backup.folder_name('20261125T182500Z', 'v3.30.7', 'v3.31.7/x') == \
         '20261125T182500Z-v3.30.7-to-v3.31.7_x'
+
+
+def test_changed_objects_of_registered_k8s_results():
+    def obj(kind, name, namespace=None):
+        metadata = {'name': name, **({'namespace': namespace} if namespace else {})}
+        return {'kind': kind, 'metadata': metadata}
+    several = {'changed': True, 'result': {'results': [
+        {'changed': True, 'result': obj('Deployment', 'tigera-operator', 'tigera-operator')},
+        {'changed': False, 'result': obj('Namespace', 'tigera-operator')},
+        {'changed': True, 'result': obj('ClusterRole', 'tigera-operator')}]}}
+    one = {'changed': True, 'result': obj('Installation', 'default')}
+    unchanged = {'changed': False, 'result': obj('APIServer', 'default')}
+    loop = {'changed': True, 'results': [{'changed': True, 'result': obj('Secret', 'x', 'kube-system')},
+                                         {'skipped': True}]}
+    skipped = {'skipped': True, 'changed': False}
+    assert plan.changed_objects([several, one, unchanged, loop, skipped, None]) == [
+        'Deployment tigera-operator/tigera-operator', 'ClusterRole tigera-operator', 'Installation default',
+        'Secret kube-system/x']

@@ -26,19 +26,20 @@ def _node_images(workloads):
 
 
 def preflight(target_version, workloads, cluster_information=None, kubernetes_version=None, current_version=None,
-              ip_pools=None, ipam_blocks=None, allow=()):
+              ip_pools=None, ipam_blocks=None, allow=(), namespace='kube-system'):
     """The preflight part of the plan: a dict with running_version (and where it was read),
     refusals [{check, message}] (those of the checks in ``allow`` go to overridden instead),
-    notes (also given as warnings), kubernetes_tested, readiness, ipam."""
+    notes (also given as warnings), kubernetes_tested, readiness, ipam. ``namespace``: where
+    calico-node runs (kube-system with the manifest method, calico-system with the operator)."""
     result = _checks(target_version, workloads, cluster_information, kubernetes_version, current_version,
-                     ip_pools, ipam_blocks)
+                     ip_pools, ipam_blocks, namespace)
     result['overridden'] = [r for r in result['refusals'] if r['check'] in allow]
     result['refusals'] = [r for r in result['refusals'] if r['check'] not in allow]
     return result
 
 
 def _checks(target_version, workloads, cluster_information, kubernetes_version, current_version, ip_pools,
-            ipam_blocks):
+            ipam_blocks, namespace):
     result = dict(refusals=[], notes=[], target_version=target_version)
     versions.parse(target_version)
     cluster_version = ((cluster_information or {}).get('spec') or {}).get('calicoVersion')
@@ -53,9 +54,9 @@ def _checks(target_version, workloads, cluster_information, kubernetes_version, 
         result['notes'].append(note)
     if running is None:
         result['refusals'].append(dict(check='not_installed', message=(
-            'no running Calico found: no calico-node DaemonSet with a versioned image in kube-system and no '
+            'no running Calico found: no calico-node DaemonSet with a versioned image in %s and no '
             'ClusterInformation default; install it with install.yml, or name the running release in '
-            'calico_upgrade_current_version')))
+            'calico_upgrade_current_version' % namespace)))
         return result
 
     for code, message in versions.check_path(running, target_version):
@@ -75,7 +76,7 @@ def _checks(target_version, workloads, cluster_information, kubernetes_version, 
         if not ready:
             result['refusals'].append(dict(check='not_ready', message='not every pod is ready before the upgrade: ' + text))
     if not any(obj.get('kind') == 'DaemonSet' for obj in workloads or ()):
-        result['refusals'].append(dict(check='not_ready', message='DaemonSet kube-system/calico-node not found'))
+        result['refusals'].append(dict(check='not_ready', message='DaemonSet %s/calico-node not found' % namespace))
     result['readiness'] = readiness
 
     if ipam_blocks is None:
@@ -93,10 +94,13 @@ def _checks(target_version, workloads, cluster_information, kubernetes_version, 
     return result
 
 
-def compare_releases(current_upstream, target_upstream, target_rendered, live_objects=None):
+def compare_releases(current_upstream, target_upstream, target_rendered, live_objects=None, compare_settings=True):
     """The manifest part of the plan: the objects to back up (every object the running release's
     upstream manifest or the target's render names), those upstream removed, those the upgrade
-    adds, the read groups, and the default-change report (when the live objects are given)."""
+    adds, and the default-change report (when the live objects are given; with
+    ``compare_settings`` false it is empty: the operator's defaults are in its code, not in its
+    manifest). A CustomResourceDefinition upstream removed is never deleted (that would delete
+    every resource of it): it is listed in removed_kept instead of removed_present."""
     backup = manifests.union_refs(current_upstream, target_rendered)
     result = dict(
         backup_objects=[list(item) for item in backup],
@@ -109,9 +113,36 @@ def compare_releases(current_upstream, target_upstream, target_rendered, live_ob
         result['live_objects'] = [list(manifests.ref(obj)) for obj in live]
         result['added_by_upgrade'] = [list(item) for item in manifests.refs(target_rendered)
                                       if manifests.identity(item) not in live_ids]
-        result['removed_present'] = [item for item in result['removed_upstream']
-                                     if manifests.identity(tuple(item)) in live_ids]
-        report = manifests.default_changes(current_upstream, target_upstream, live, target_rendered)
+        present = [item for item in result['removed_upstream'] if manifests.identity(tuple(item)) in live_ids]
+        result['removed_present'] = [item for item in present if item[1] != 'CustomResourceDefinition']
+        result['removed_kept'] = [item for item in present if item[1] == 'CustomResourceDefinition']
+        report = manifests.default_changes(current_upstream, target_upstream, live, target_rendered) \
+            if compare_settings else []
         result['setting_report'] = report
         result['default_changes'] = [entry for entry in report if entry['status'] == 'changes']
     return result
+
+
+def changed_objects(registered):
+    """'Kind namespace/name' of every object that a kubernetes.core.k8s task (or a loop of them)
+    changed or, in check mode, would change: ``registered`` is a list of what those tasks
+    registered. One object applied comes back as the result itself, several as result.results;
+    a skipped task has neither."""
+    found = []
+    for task in registered or ():
+        if not isinstance(task, dict):
+            continue
+        for entry in task.get('results') if isinstance(task.get('results'), list) else [task]:
+            result = entry.get('result') if isinstance(entry, dict) else None
+            if not isinstance(result, dict):
+                continue
+            items = result.get('results') if isinstance(result.get('results'), list) else [entry]
+            for item in items:
+                obj = item.get('result') or {}
+                if not item.get('changed') or not obj.get('kind'):
+                    continue
+                metadata = obj.get('metadata') or {}
+                name = '%s/%s' % (metadata['namespace'], metadata.get('name')) if metadata.get('namespace') \
+                    else metadata.get('name')
+                found.append('%s %s' % (obj['kind'], name))
+    return found
