@@ -34,6 +34,60 @@ def upstream_dir() -> Path:
     return Path(os.environ.get("CALICO_UPSTREAM_DIR", REPO_ROOT.parent / "shared" / "upstream"))
 
 
+def cluster_inventory(workdir: Path, kubeconfig: Path, version: str = "v3.31.7", **overrides) -> dict:
+    """The seed's inventory (as inventory/sample) for a test cluster: upstream's files of
+    ``version`` from the test data as file:// URLs, the test's own cache and render folders, the
+    cluster's kubeconfig. ``overrides`` replace or add variables."""
+    variables = {
+        "calico_version": version,
+        "calico_manifest_base_url": f"file://{upstream_dir()}/calico/{{{{ calico_version }}}}",
+        "calico_manifest_cache_dir": str(workdir / "cache"),
+        "calico_render_dir": str(workdir / "rendered"),
+        "calico_kubeconfig": str(kubeconfig),
+        "calico_context": "testbed",
+        "calico_image_registry": "registry.example.internal",
+        "calico_pod_cidr": "10.244.0.0/16",
+        "calico_ip_autodetection_method": "interface=bond4,eth0",
+        "calico_encapsulation": "IPIP",
+        "calico_bgp_as_number": 64512,
+        "calico_bgp_node_mesh": False,
+        "calico_bgp_service_cluster_ips": ["10.96.0.0/12"],
+        "calico_bgp_peers": [{"name": "tor-switch", "peer_ip": "10.10.0.1", "as_number": 64513}],
+        "calico_ip_pools": [{"name": "default-ipv4-ippool", "cidr": "10.244.0.0/16", "block_size": 26,
+                             "nat_outgoing": False}],
+        "calico_rollout_timeout": 60,
+        "calico_rollout_poll_interval": 1,
+    }
+    variables.update(overrides)
+    return variables
+
+
+class UpgradeBed:
+    """A test cluster on which a test installed Calico, the test's folder and calicoctl:
+    playbooks/upgrade.yml runs with cluster_inventory(), ``base_vars`` and the run's overrides."""
+    base_vars: dict = {"calicoctl_install": False}
+    target = "v3.31.7"
+
+    def __init__(self, cluster, workdir: Path, calicoctl):
+        self.cluster, self.workdir, self.calicoctl = cluster, workdir, calicoctl
+
+    def vars(self, version: str | None = None, **overrides) -> dict:
+        return cluster_inventory(self.workdir, self.cluster.kubeconfig, version or self.target,
+                                 **{**self.base_vars, **overrides})
+
+    def upgrade(self, name: str, version: str | None = None, check: bool = False, **overrides):
+        from playbook import REPO_ROOT, run_playbook_file
+        return run_playbook_file(self.workdir, REPO_ROOT / "playbooks" / "upgrade.yml", name=name, check=check,
+                                 diff=check, extra_vars=self.vars(version, **overrides))
+
+    def get(self, path: str) -> dict:
+        return self.cluster.request("GET", path)
+
+    def backup_folders(self) -> list[Path]:
+        base = self.workdir / "calico-backups"
+        return sorted(base.iterdir()) if base.is_dir() else []
+
+
 def calico_releases() -> list[str]:
     base = upstream_dir() / "calico"
     return sorted(p.name for p in base.glob("v*") if (p / "calico.yaml").is_file()) if base.is_dir() else []

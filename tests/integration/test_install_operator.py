@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
+from conftest import Calicoctl, calico_releases, cluster_inventory, missing_component, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
 from testbed.operator import OperatorStandIn
 
@@ -46,31 +46,10 @@ TIGERASTATUS = "/apis/operator.tigera.io/v1/tigerastatuses"
 
 
 def inventory_vars(workdir: Path, kubeconfig: Path, **overrides) -> dict:
-    """The seed's inventory (as inventory/sample) with the operator method, for the test cluster."""
-    variables = {
-        "calico_install_method": "operator",
-        "calico_version": RELEASE,
-        "calico_manifest_base_url": f"file://{upstream_dir()}/calico/{{{{ calico_version }}}}",
-        "calico_manifest_cache_dir": str(workdir / "cache"),
-        "calico_render_dir": str(workdir / "rendered"),
-        "calico_kubeconfig": str(kubeconfig),
-        "calico_context": "testbed",
-        "calico_image_registry": "registry.example.internal",
-        "calico_pod_cidr": POD_CIDR,
-        "calico_ip_autodetection_method": "interface=bond4,eth0",
-        "calico_encapsulation": "IPIP",
-        "calico_bandwidth_plugin": True,
-        "calico_bgp_as_number": 64512,
-        "calico_bgp_node_mesh": False,
-        "calico_bgp_service_cluster_ips": ["10.96.0.0/12"],
-        "calico_bgp_peers": [{"name": "tor-switch", "peer_ip": "10.10.0.1", "as_number": 64513}],
-        "calico_ip_pools": [{"name": "default-ipv4-ippool", "cidr": POD_CIDR, "block_size": 26,
-                             "nat_outgoing": False}],
-        "calico_rollout_timeout": 60,
-        "calico_rollout_poll_interval": 1,
-    }
-    variables.update(overrides)
-    return variables
+    """The test cluster's inventory (conftest.cluster_inventory) with the operator method and the
+    bandwidth plugin (which the operator method ignores, with a warning)."""
+    return cluster_inventory(workdir, kubeconfig, RELEASE, **{
+        "calico_install_method": "operator", "calico_bandwidth_plugin": True, **overrides})
 
 
 class Installed:

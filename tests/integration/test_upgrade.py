@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
+from conftest import Calicoctl, UpgradeBed, calico_releases, missing_component, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
@@ -33,7 +33,6 @@ pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 INSTALL = REPO_ROOT / "playbooks" / "install.yml"
 UPGRADE = REPO_ROOT / "playbooks" / "upgrade.yml"
 OLD, NEW = "v3.30.7", "v3.31.7"
-POD_CIDR = "10.244.0.0/16"
 NAMESPACE = "kube-system"
 REGISTRY = "registry.example.internal"
 # A rule of ClusterRole calico-kube-controllers that v3.31 has and v3.30 has not.
@@ -47,31 +46,6 @@ HAND_PEER = {"apiVersion": "projectcalico.org/v3", "kind": "BGPPeer", "metadata"
              "spec": {"peerIP": "10.20.0.1", "asNumber": 65010, "nodeSelector": "rack == 'r2'"}}
 PLAN = "k8snet.calico.calico_upgrade : Compare the releases (objects removed upstream, defaults that change)"
 DRY_RUN = "k8snet.calico.calico : Apply calico.yaml (server-side apply, field manager k8snet.calico)"
-
-
-def inventory_vars(workdir: Path, kubeconfig: Path, version: str, **overrides) -> dict:
-    variables = {
-        "calico_version": version,
-        "calico_manifest_url": f"file://{upstream_dir()}/calico/{version}/calico.yaml",
-        "calico_manifest_cache_dir": str(workdir / "cache"),
-        "calico_render_dir": str(workdir / "rendered"),
-        "calico_kubeconfig": str(kubeconfig),
-        "calico_context": "testbed",
-        "calico_image_registry": REGISTRY,
-        "calico_pod_cidr": POD_CIDR,
-        "calico_ip_autodetection_method": "interface=bond4,eth0",
-        "calico_encapsulation": "IPIP",
-        "calico_bgp_as_number": 64512,
-        "calico_bgp_node_mesh": False,
-        "calico_bgp_peers": [{"name": "tor-switch", "peer_ip": "10.10.0.1", "as_number": 64513}],
-        "calico_ip_pools": [{"name": "default-ipv4-ippool", "cidr": POD_CIDR, "block_size": 26,
-                             "nat_outgoing": False}],
-        "calico_rollout_timeout": 60,
-        "calico_rollout_poll_interval": 1,
-        "calicoctl_install": False,
-    }
-    variables.update(overrides)
-    return variables
 
 
 # Defaults of v3.31's CRD schemas that v3.30's lack: the API server fills them in when it reads a
@@ -134,24 +108,12 @@ def ran(run, name: str) -> list[dict]:
     return [result for result in run.task_results(name) if not result.get("skipped")]
 
 
-class Cluster:
+class Cluster(UpgradeBed):
     """The module's cluster with Calico installed, and what the tests read from it."""
 
     def __init__(self, cluster, workdir: Path, calicoctl: Calicoctl):
-        self.cluster = cluster
-        self.workdir = workdir
-        self.calicoctl = calicoctl
+        super().__init__(cluster, workdir, calicoctl)
         self.backups: dict[str, str] = {}
-
-    def vars(self, version: str = NEW, **overrides) -> dict:
-        return inventory_vars(self.workdir, self.cluster.kubeconfig, version, **overrides)
-
-    def upgrade(self, name: str, version: str = NEW, check: bool = False, **overrides):
-        return run_playbook_file(self.workdir, UPGRADE, extra_vars=self.vars(version, **overrides), name=name,
-                                 check=check, diff=check)
-
-    def get(self, path: str) -> dict:
-        return self.cluster.request("GET", path)
 
     def workload(self, plural: str, name: str) -> dict:
         return self.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/{plural}/{name}")
@@ -215,9 +177,6 @@ class Cluster:
         else:
             self.cluster.request("POST", path, body)
 
-    def backup_folders(self) -> list[Path]:
-        base = self.workdir / "calico-backups"
-        return sorted(base.iterdir()) if base.is_dir() else []
 
 
 @pytest.fixture(scope="module")

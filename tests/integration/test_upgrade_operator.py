@@ -24,46 +24,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
+from conftest import Calicoctl, UpgradeBed, calico_releases, missing_component, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
 from testbed.operator import CALICO_NS, INSTALLATION, OPERATOR_DEPLOYMENT, OPERATOR_NS, OperatorStandIn
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 
 INSTALL = REPO_ROOT / "playbooks" / "install.yml"
-UPGRADE = REPO_ROOT / "playbooks" / "upgrade.yml"
 OLD, NEW = "v3.30.7", "v3.31.7"
-POD_CIDR = "10.244.0.0/16"
 REGISTRY = "registry.example.internal"
 HAND_PEER = {"apiVersion": "projectcalico.org/v3", "kind": "BGPPeer", "metadata": {"name": "hand-made-peer"},
              "spec": {"peerIP": "10.20.0.1", "asNumber": 65010, "nodeSelector": "rack == 'r2'"}}
 PLAN = "k8snet.calico.calico_upgrade : Compare the releases (objects removed upstream, defaults that change)"
 DRY_RUN = ("k8snet.calico.calico : Apply tigera-operator.yaml (server-side apply, field manager k8snet.calico)")
-
-
-def inventory_vars(workdir: Path, kubeconfig: Path, version: str, **overrides) -> dict:
-    variables = {
-        "calico_install_method": "operator",
-        "calico_version": version,
-        "calico_manifest_base_url": f"file://{upstream_dir()}/calico/{{{{ calico_version }}}}",
-        "calico_manifest_cache_dir": str(workdir / "cache"),
-        "calico_render_dir": str(workdir / "rendered"),
-        "calico_kubeconfig": str(kubeconfig),
-        "calico_context": "testbed",
-        "calico_image_registry": REGISTRY,
-        "calico_pod_cidr": POD_CIDR,
-        "calico_encapsulation": "IPIP",
-        "calico_bgp_as_number": 64512,
-        "calico_bgp_node_mesh": False,
-        "calico_bgp_peers": [{"name": "tor-switch", "peer_ip": "10.10.0.1", "as_number": 64513}],
-        "calico_ip_pools": [{"name": "default-ipv4-ippool", "cidr": POD_CIDR, "block_size": 26,
-                             "nat_outgoing": False}],
-        "calico_rollout_timeout": 60,
-        "calico_rollout_poll_interval": 1,
-        "calicoctl_install": False,
-    }
-    variables.update(overrides)
-    return variables
 
 
 def operator_tag(release: str) -> str:
@@ -72,19 +45,12 @@ def operator_tag(release: str) -> str:
     return deployment["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[1]
 
 
-class Cluster:
+class Cluster(UpgradeBed):
+    base_vars = {**UpgradeBed.base_vars, "calico_install_method": "operator"}
+
     def __init__(self, cluster, workdir: Path, calicoctl: Calicoctl, operator: OperatorStandIn):
-        self.cluster, self.workdir, self.calicoctl, self.operator = cluster, workdir, calicoctl, operator
-
-    def vars(self, version: str = NEW, **overrides) -> dict:
-        return inventory_vars(self.workdir, self.cluster.kubeconfig, version, **overrides)
-
-    def upgrade(self, name: str, version: str = NEW, check: bool = False, **overrides):
-        return run_playbook_file(self.workdir, UPGRADE, extra_vars=self.vars(version, **overrides), name=name,
-                                 check=check, diff=check)
-
-    def get(self, path: str) -> dict:
-        return self.cluster.request("GET", path)
+        super().__init__(cluster, workdir, calicoctl)
+        self.operator = operator
 
     def operator_image(self) -> str:
         return self.get(OPERATOR_DEPLOYMENT)["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -117,9 +83,6 @@ class Cluster:
                 found[f"{path}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
         return found
 
-    def backup_folders(self) -> list[Path]:
-        base = self.workdir / "calico-backups"
-        return sorted(base.iterdir()) if base.is_dir() else []
 
 
 @pytest.fixture(scope="module")
