@@ -178,7 +178,6 @@ class Cluster(UpgradeBed):
             self.cluster.request("POST", path, body)
 
 
-
 @pytest.fixture(scope="module")
 def upgrade_cluster(testbed_bin, tmp_path_factory):
     """A cluster of this module's own (3 kwok nodes)."""

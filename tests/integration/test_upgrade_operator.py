@@ -84,7 +84,6 @@ class Cluster(UpgradeBed):
         return found
 
 
-
 @pytest.fixture(scope="module")
 def calico(testbed_bin, tmp_path_factory):
     """Calico v3.30.7 installed by install.yml through the operator (the stand-in watching), and a
