@@ -136,13 +136,12 @@ requests:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.k8snet.calico.plugins.module_utils import datastore
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import kinds as calico_kinds
-from ansible_collections.k8snet.calico.plugins.module_utils.calico.store import open_store
+from ansible_collections.k8snet.calico.plugins.module_utils.calico.session import with_store
 from ansible_collections.k8snet.calico.plugins.module_utils.calico.validation import ValidationErrors
-from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection, errors
+from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection
 from ansible_collections.k8snet.calico.plugins.module_utils.ipam import datastore as ipam_datastore
 from ansible_collections.k8snet.calico.plugins.module_utils.ipam import model as ipam_model
 from ansible_collections.k8snet.calico.plugins.module_utils.ipam import render as ipam_render
@@ -169,44 +168,33 @@ def main():
                          % (params['ipam_warn_percent'], params['ipam_fail_percent']))
     if params['ipam_formats'] and not params['ipam']:
         module.fail_json(msg='ipam_formats %s needs ipam: true' % params['ipam_formats'])
-    client = None
-    ipam = rendered = None
+    wanted = []
     try:
-        wanted = [calico_kinds.lookup(k) for k in module.params['kinds']] or \
+        wanted = [calico_kinds.lookup(k) for k in params['kinds']] or \
             [k for k in calico_kinds.KINDS if not k.read_only]
-        settings = connection.resolve(module.params)
-        client = datastore.connect(settings, read_only=True)
-        store = open_store(settings, client, api=module.params['api'])
+    except ValidationErrors as exc:
+        module.fail_json(msg=str(exc))
+
+    def read(settings, client, store):
         resources = {}
         for kind in wanted:
-            if module.params['name']:
-                entry = store.get(kind, module.params['name'])
+            if params['name']:
+                entry = store.get(kind, params['name'])
                 resources[kind.name] = [entry[0]] if entry else []
             else:
                 resources[kind.name] = [entry[0] for name, entry in sorted(store.list(kind).items())]
         info = store.get(calico_kinds.lookup('ClusterInformation'), 'default')
+        output = dict(resources=resources, cluster_information=info[0] if info else None)
         if params['ipam']:
             state = ipam_datastore.open_ipam(settings, client, store).read_state()
-            ipam = ipam_report.compute_report(state, params['ipam_warn_percent'], params['ipam_fail_percent'])
-            rendered = render_formats(ipam, params['ipam_formats'])
-    except ipam_model.IpamDataError as exc:
-        module.fail_json(msg=str(exc))
-    except ValidationErrors as exc:
-        module.fail_json(msg=str(exc))
-    except errors.MissingDependency as exc:
-        module.fail_json(msg=missing_required_lib(exc.library), exception=exc.import_error)
-    except errors.DatastoreError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        if client is not None:
-            client.close()
-    extra = {}
-    if ipam is not None:
-        extra['ipam'] = ipam
-    if rendered:
-        extra['ipam_rendered'] = rendered
-    module.exit_json(changed=False, resources=resources, cluster_information=info[0] if info else None,
-                     requests=dict(client.requests), **extra)
+            output['ipam'] = ipam_report.compute_report(state, params['ipam_warn_percent'], params['ipam_fail_percent'])
+            rendered = render_formats(output['ipam'], params['ipam_formats'])
+            if rendered:
+                output['ipam_rendered'] = rendered
+        return output
+
+    output, requests = with_store(module, read, read_only=True, failures=(ipam_model.IpamDataError, ValidationErrors))
+    module.exit_json(changed=False, requests=requests, **output)
 
 
 def render_formats(report, formats):

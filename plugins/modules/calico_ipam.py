@@ -108,11 +108,10 @@ requests:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.k8snet.calico.plugins.module_utils import datastore
-from ansible_collections.k8snet.calico.plugins.module_utils.calico.store import open_store
-from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection, errors
+from ansible_collections.k8snet.calico.plugins.module_utils.calico.session import with_store
+from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection
 from ansible_collections.k8snet.calico.plugins.module_utils.ipam import datastore as ipam_datastore
 from ansible_collections.k8snet.calico.plugins.module_utils.ipam import model, release
 
@@ -126,30 +125,21 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not module.params['ips'] and not module.params['leaked']:
         module.fail_json(msg='nothing to release: give ips, or leaked: true')
-    client = None
-    try:
-        settings = connection.resolve(module.params)
-        client = datastore.connect(settings, read_only=module.check_mode)
-        store = open_store(settings, client, api=module.params['api'])
+
+    def release_addresses(settings, client, store):
         ipam = ipam_datastore.open_ipam(settings, client, store)
         state = ipam.read_state()
         chosen = release.plan(state, module.params['ips'], module.params['leaked'])
-        result = release.execute(ipam, state, chosen, check_mode=module.check_mode)
-    except (release.ReleaseError, model.IpamDataError) as exc:
-        module.fail_json(msg=str(exc), requests=dict(client.requests) if client else {})
-    except errors.MissingDependency as exc:
-        module.fail_json(msg=missing_required_lib(exc.library), exception=exc.import_error)
-    except errors.DatastoreError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        if client is not None:
-            client.close()
+        return release.execute(ipam, state, chosen, check_mode=module.check_mode)
+
+    result, requests = with_store(module, release_addresses, read_only=module.check_mode,
+                                  failures=(release.ReleaseError, model.IpamDataError))
     changed = bool(result['released'])
     diff = {'before': {'blocks': dict((b['name'], b['before']) for b in result['blocks']),
                        'handles': dict((h['name'], h['before']) for h in result['handles'])},
             'after': {'blocks': dict((b['name'], b['after']) for b in result['blocks']),
                       'handles': dict((h['name'], h['after']) for h in result['handles'])}}
-    module.exit_json(changed=changed, diff=diff, requests=dict(client.requests), **result)
+    module.exit_json(changed=changed, diff=diff, requests=requests, **result)
 
 
 if __name__ == '__main__':

@@ -179,11 +179,10 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.k8snet.calico.plugins.module_utils import datastore
 from ansible_collections.k8snet.calico.plugins.module_utils.calico.apply import ApplyError, Runner, flatten
-from ansible_collections.k8snet.calico.plugins.module_utils.calico.store import open_store
+from ansible_collections.k8snet.calico.plugins.module_utils.calico.session import with_store
 from ansible_collections.k8snet.calico.plugins.module_utils.calico.validation import ValidationErrors
-from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection, errors
+from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection
 
 try:
     import yaml
@@ -236,28 +235,22 @@ def main():
         module.fail_json(msg='prune: needs managed_by, the label value that marks what this module may delete')
 
     resources = read_input(module)
-    client = None
-    try:
-        settings = connection.resolve(module.params)
-        client = datastore.connect(settings, read_only=module.check_mode)
-        runner = Runner(open_store(settings, client, api=module.params['api']), check_mode=module.check_mode, datastore=settings.datastore)
-        results = runner.run(resources, state=module.params['state'], prune=module.params['prune'],
-                             managed_by=module.params['managed_by'] or None)
-    except ValidationErrors as exc:
-        module.fail_json(msg='invalid input, nothing was written: ' + str(exc), errors=list(exc.messages))
-    except errors.MissingDependency as exc:
-        module.fail_json(msg=missing_required_lib(exc.library), exception=exc.import_error)
-    except ApplyError as exc:
-        module.fail_json(msg=str(exc), changed=any(r['changed'] for r in exc.results),
-                         results=[_public(r) for r in exc.results])
-    except errors.DatastoreError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        if client is not None:
-            client.close()
+
+    def apply(settings, client, store):
+        runner = Runner(store, check_mode=module.check_mode, datastore=settings.datastore)
+        try:
+            return runner.run(resources, state=module.params['state'], prune=module.params['prune'],
+                              managed_by=module.params['managed_by'] or None)
+        except ValidationErrors as exc:
+            module.fail_json(msg='invalid input, nothing was written: ' + str(exc), errors=list(exc.messages))
+        except ApplyError as exc:
+            module.fail_json(msg=str(exc), changed=any(r['changed'] for r in exc.results),
+                             results=[_public(r) for r in exc.results])
+
+    results, requests = with_store(module, apply, read_only=module.check_mode)
 
     changed = any(result['changed'] for result in results)
-    output = dict(changed=changed, results=[_public(r) for r in results], requests=dict(client.requests))
+    output = dict(changed=changed, results=[_public(r) for r in results], requests=requests)
     if module._diff:
         output['diff'] = diff_view(results)
     module.exit_json(**output)

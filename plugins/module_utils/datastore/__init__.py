@@ -4,7 +4,7 @@
 """The datastore transport of the collection: where calicoctl would connect (``connection``), and
 the clients that carry requests to the Kubernetes API (``kubernetes``) and to etcd v3 (``etcd``).
 
-Typical use in a module::
+Modules that use the Calico store open it with ``calico.session.with_store``; the transport alone::
 
     from ansible_collections.k8snet.calico.plugins.module_utils import datastore
     from ansible_collections.k8snet.calico.plugins.module_utils.datastore import connection, errors
