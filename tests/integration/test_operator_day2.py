@@ -98,3 +98,229 @@ def test_install_check_diff_on_a_fresh_cluster_writes_nothing(fresh_cluster, tmp
     assert "operator-crds.yaml" in resources["msg"], resources["msg"]
     assert not run.task_results("k8snet.calico.calico : Apply custom-resources.yaml (the Installation, server-side "
                                 "apply, field manager k8snet.calico)")[0].get("changed")
+
+
+# -- the operator install ----------------------------------------------------------------------
+
+MONITORING = REPO_ROOT / "playbooks" / "monitoring.yml"
+CALICO_NS = "calico-system"
+MON_NS = "monitoring"
+MANAGED = "app.kubernetes.io/managed-by=k8snet.calico,app.kubernetes.io/part-of=calico-monitoring"
+PREVIOUS = "k8snet.calico/monitoring-previous"
+MONITORING_ROLE = "k8snet.calico.calico_monitoring : "
+
+
+class Installed:
+    def __init__(self, cluster, workdir: Path, calicoctl: Calicoctl, operator: OperatorStandIn, took: float):
+        self.cluster, self.workdir, self.calicoctl, self.operator, self.took = cluster, workdir, calicoctl, operator, took
+
+    def vars(self, **overrides) -> dict:
+        return inventory_vars(self.workdir, self.cluster.kubeconfig, **overrides)
+
+    def get(self, path: str):
+        status, body = self.cluster.request("GET", path, raw=True)
+        return body if status == 200 else None
+
+    def wait_for(self, what: str, check, timeout: float = 30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = check()
+            if found:
+                return found
+            time.sleep(0.3)
+        raise AssertionError(f"the operator stand-in did not {what} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def operator_cluster(testbed_bin, tmp_path_factory):
+    from testbed.cluster import TestCluster
+    if RELEASE not in calico_releases():
+        missing_component(f"Calico {RELEASE} release files in {upstream_dir()}")
+    with TestCluster(tmp_path_factory.mktemp("operator-day2-cluster")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def installed(operator_cluster, testbed_bin, tmp_path_factory) -> Installed:
+    """install.yml (operator method) in a thread while the stand-in plays the operator, as in
+    test_install_operator.py; then the stand-in keeps watching the Installation and
+    KubeControllersConfiguration default, as the operator does."""
+    cluster = operator_cluster
+    workdir = tmp_path_factory.mktemp("operator-day2")
+    runs = []
+    started = time.monotonic()
+    thread = threading.Thread(target=lambda: runs.append(run_playbook_file(
+        workdir, INSTALL, extra_vars=inventory_vars(workdir, cluster.kubeconfig), name="install")))
+    thread.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and thread.is_alive():
+        if cluster.request("GET", INSTALLATION, raw=True)[0] == 200:
+            break
+        time.sleep(0.5)
+    operator = OperatorStandIn(cluster, upstream_dir() / "calico")
+    operator.reconcile(RELEASE)
+    thread.join(300)
+    [run] = runs
+    assert run.returncode == 0, run.failure() or run.stdout[-3000:] + run.stderr[-3000:]
+    took = time.monotonic() - started
+    calicoctl = Calicoctl(testbed_bin / "calicoctl", {"DATASTORE_TYPE": "kubernetes",
+                                                      "KUBECONFIG": str(cluster.kubeconfig)})
+    # What calico-kube-controllers writes when it starts (its default metrics port, 9094).
+    calicoctl("create", "-f", "-", input=yaml.safe_dump({
+        "apiVersion": "projectcalico.org/v3", "kind": "KubeControllersConfiguration", "metadata": {"name": "default"},
+        "spec": {"controllers": {"node": {"reconcilerPeriod": "5m", "syncLabels": "Enabled"}},
+                 "prometheusMetricsPort": 9094}}))
+    operator.watch()
+    bed = Installed(cluster, workdir, calicoctl, operator, took)
+    bed.wait_for("render calico-kube-controllers-metrics",
+                 lambda: bed.get(f"/api/v1/namespaces/{CALICO_NS}/services/calico-kube-controllers-metrics"))
+    yield bed
+    operator.stop()
+    assert not operator.errors, operator.errors
+
+
+# -- monitoring.yml ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def monitoring(installed):
+    from testbed.cluster import operator_crd
+    cluster = installed.cluster
+    for crd in [operator_crd("ServiceMonitor", "servicemonitors"), operator_crd("PrometheusRule", "prometheusrules")]:
+        cluster.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    cluster.wait_crds_established()
+    for _attempt in range(50):
+        if cluster.request("GET", "/apis/monitoring.coreos.com/v1", raw=True)[0] == 200:
+            break
+        time.sleep(0.2)
+    cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MON_NS}})
+    return installed
+
+
+def monitoring_vars(installed, **overrides) -> dict:
+    """Only calico_install_method says operator: the Calico namespace follows by itself."""
+    variables = {"calico_kubeconfig": str(installed.cluster.kubeconfig), "calico_context": "testbed",
+                 "calico_install_method": "operator", "calico_monitoring_namespace": MON_NS,
+                 "calico_render_dir": str(installed.workdir / "rendered-monitoring")}
+    variables.update(overrides)
+    return variables
+
+
+def managed(installed) -> dict:
+    found = {}
+    for path in [f"/api/v1/namespaces/{CALICO_NS}/services", f"/api/v1/namespaces/{MON_NS}/configmaps",
+                 f"/apis/monitoring.coreos.com/v1/namespaces/{MON_NS}/servicemonitors",
+                 f"/apis/monitoring.coreos.com/v1/namespaces/{MON_NS}/prometheusrules"]:
+        for item in installed.get(f"{path}?labelSelector={MANAGED}")["items"]:
+            found[f"{path.rsplit('/', 1)[1]}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
+    return found
+
+
+def monitoring_versions(installed) -> dict:
+    found = managed(installed)
+    found["installation"] = installed.get(INSTALLATION)["metadata"]["generation"]
+    found["installation-annotations"] = installed.get(INSTALLATION)["metadata"].get("annotations")
+    for plural in ["felixconfigurations", "kubecontrollersconfigurations"]:
+        item = installed.get(f"/apis/crd.projectcalico.org/v1/{plural}/default")
+        found[plural] = item and item["metadata"]["resourceVersion"]
+    for kind, name in [("daemonsets", "calico-node"), ("deployments", "calico-typha"),
+                       ("deployments", "calico-kube-controllers")]:
+        found[name] = installed.get(f"/apis/apps/v1/namespaces/{CALICO_NS}/{kind}/{name}")["metadata"]["generation"]
+    return found
+
+
+def env_of(installed, kind: str, name: str) -> dict:
+    workload = installed.get(f"/apis/apps/v1/namespaces/{CALICO_NS}/{kind}/{name}")
+    container = workload["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def test_monitoring_present_on_the_operator_install(monitoring):
+    installed = monitoring
+    felix_before = installed.get("/apis/crd.projectcalico.org/v1/felixconfigurations/default")
+    started = time.monotonic()
+    run = run_playbook_file(installed.workdir, MONITORING, extra_vars=monitoring_vars(installed), name="mon-present")
+    print(f"\nmonitoring.yml present on the operator install: {time.monotonic() - started:.1f}s")
+    assert run.returncode == 0, run.failure() or run.stdout[-3000:]
+    # Felix and Typha metrics: the Installation, by a merge patch; the values it replaced recorded.
+    live = installed.get(INSTALLATION)
+    assert live["spec"]["nodeMetricsPort"] == 9091 and live["spec"]["typhaMetricsPort"] == 9093
+    assert json.loads(live["metadata"]["annotations"][PREVIOUS]) == {"nodeMetricsPort": None, "typhaMetricsPort": None}
+    assert live["spec"]["calicoNetwork"]["ipPools"][0]["cidr"] == "10.244.0.0/16", "the install's fields stay"
+    # FelixConfiguration is not the switch with the operator (nodeMetricsPort's env wins): untouched.
+    assert installed.get("/apis/crd.projectcalico.org/v1/felixconfigurations/default") == felix_before
+    # Nothing the operator owns was written by the role.
+    for kind, name in [("daemonsets", "calico-node"), ("deployments", "calico-typha")]:
+        managers = {e["manager"] for e in installed.get(
+            f"/apis/apps/v1/namespaces/{CALICO_NS}/{kind}/{name}")["metadata"]["managedFields"]}
+        assert "k8snet.calico.monitoring" not in managers, (name, managers)
+    # Our objects: Felix's Service only (the operator makes Typha's and kube-controllers').
+    assert sorted(managed(installed)) == [
+        "configmaps/calico-dashboard-felix", "configmaps/calico-dashboard-kube-controllers",
+        "configmaps/calico-dashboard-typha", "prometheusrules/calico",
+        "servicemonitors/calico-felix-metrics", "servicemonitors/calico-kube-controllers-metrics",
+        "servicemonitors/calico-typha-metrics", "services/calico-felix-metrics"]
+    # The operator (stand-in) renders the env and Service calico-typha-metrics from the Installation.
+    installed.wait_for("render Typha's metrics Service",
+                       lambda: installed.get(f"/api/v1/namespaces/{CALICO_NS}/services/calico-typha-metrics"))
+    installed.wait_for("render calico-node's metrics env",
+                       lambda: env_of(installed, "daemonsets", "calico-node").get("FELIX_PROMETHEUSMETRICSPORT") == "9091")
+    assert env_of(installed, "deployments", "calico-typha")["TYPHA_PROMETHEUSMETRICSPORT"] == "9093"
+    # Each ServiceMonitor selects exactly one Service of calico-system, by its labels and port name.
+    services = installed.get(f"/api/v1/namespaces/{CALICO_NS}/services")["items"]
+    for name in ["calico-felix-metrics", "calico-typha-metrics", "calico-kube-controllers-metrics"]:
+        monitor = installed.get(f"/apis/monitoring.coreos.com/v1/namespaces/{MON_NS}/servicemonitors/{name}")
+        match = monitor["spec"]["selector"]["matchLabels"]
+        selected = [s for s in services if match.items() <= (s["metadata"].get("labels") or {}).items()]
+        assert [s["metadata"]["name"] for s in selected] == [name], (name, match)
+        assert monitor["spec"]["namespaceSelector"] == {"matchNames": [CALICO_NS]}
+        assert monitor["spec"]["endpoints"][0]["port"] in [p["name"] for p in selected[0]["spec"]["ports"]]
+    kcc = json.loads(installed.calicoctl("get", "kubecontrollersconfiguration", "default", "-o", "json").stdout)
+    assert kcc["spec"]["prometheusMetricsPort"] == 9094 and PREVIOUS not in kcc["metadata"].get("annotations", {})
+
+
+def test_monitoring_second_run_changes_nothing(monitoring):
+    installed = monitoring
+    before = monitoring_versions(installed)
+    run = run_playbook_file(installed.workdir, MONITORING, extra_vars=monitoring_vars(installed), name="mon-again")
+    assert run.returncode == 0, run.failure()
+    assert run.stats["changed"] == 0, run.changed_tasks()
+    assert monitoring_versions(installed) == before
+
+
+def test_monitoring_check_diff_writes_nothing(monitoring):
+    installed = monitoring
+    before = monitoring_versions(installed)
+    run = run_playbook_file(installed.workdir, MONITORING, check=True, diff=True, name="mon-check",
+                            extra_vars=monitoring_vars(installed, calico_felix_metrics_port=9095,
+                                                       calico_monitoring_scrape_interval="15s"))
+    assert run.returncode == 0, run.failure()
+    patch = run.result(MONITORING_ROLE + "Turn Felix and Typha metrics on in Installation default (merge patch)")
+    assert patch["changed"]
+    assert patch["diff"]["after"]["spec"]["nodeMetricsPort"] == 9095
+    assert patch["diff"]["before"]["spec"]["nodeMetricsPort"] == 9091
+    assert run.result(MONITORING_ROLE + "Apply the metrics Services, ServiceMonitors, PrometheusRule and "
+                                        "dashboards")["changed"]
+    time.sleep(1)
+    assert monitoring_versions(installed) == before, "check mode wrote to the cluster"
+
+
+def test_monitoring_absent_restores_only_what_it_changed(monitoring):
+    installed = monitoring
+    run = run_playbook_file(installed.workdir, MONITORING, name="mon-absent",
+                            extra_vars=monitoring_vars(installed, calico_monitoring_state="absent"))
+    assert run.returncode == 0, run.failure()
+    live = installed.get(INSTALLATION)
+    assert "nodeMetricsPort" not in live["spec"] and "typhaMetricsPort" not in live["spec"]
+    assert PREVIOUS not in (live["metadata"].get("annotations") or {})
+    assert live["spec"]["calicoNetwork"]["ipPools"][0]["cidr"] == "10.244.0.0/16"
+    assert managed(installed) == {}
+    # The operator drops what it rendered from the Installation; kube-controllers' Service (its
+    # port was not ours to change) stays.
+    installed.wait_for("delete Service calico-typha-metrics",
+                       lambda: installed.get(f"/api/v1/namespaces/{CALICO_NS}/services/calico-typha-metrics") is None)
+    installed.wait_for("drop calico-node's metrics env",
+                       lambda: "FELIX_PROMETHEUSMETRICSPORT" not in env_of(installed, "daemonsets", "calico-node"))
+    assert installed.get(f"/api/v1/namespaces/{CALICO_NS}/services/calico-kube-controllers-metrics")
+    again = run_playbook_file(installed.workdir, MONITORING, name="mon-absent-again",
+                              extra_vars=monitoring_vars(installed, calico_monitoring_state="absent"))
+    assert again.returncode == 0 and again.stats["changed"] == 0, again.changed_tasks()
