@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
-from playbook import REPO_ROOT, run_playbook_file
+from playbook import REPO_ROOT, run_playbook, run_playbook_file
 from test_install_operator import inventory_vars
 from testbed.operator import OperatorStandIn
 
@@ -324,3 +324,151 @@ def test_monitoring_absent_restores_only_what_it_changed(monitoring):
     again = run_playbook_file(installed.workdir, MONITORING, name="mon-absent-again",
                               extra_vars=monitoring_vars(installed, calico_monitoring_state="absent"))
     assert again.returncode == 0 and again.stats["changed"] == 0, again.changed_tasks()
+
+
+# -- the calicoctl module and tor_to_rr.yml ----------------------------------------------------
+
+TOR_TO_RR = REPO_ROOT / "playbooks" / "tor_to_rr.yml"
+CLUSTER_ID = "244.0.0.1"
+
+
+def calicoctl_task(installed, name: str, **params) -> dict:
+    return {"name": name, "k8snet.calico.calicoctl": {"kubeconfig": str(installed.cluster.kubeconfig),
+                                                      "context": "testbed", **params}}
+
+
+def calico_nodes(installed) -> dict:
+    """Calico Node resources for the kwok nodes, as calico-node writes them at start-up (the
+    projectcalico.org annotations of the Kubernetes Node): name -> BGP address."""
+    found = {}
+    for node in installed.cluster.nodes:
+        installed.cluster.kubectl("annotate", "--overwrite", "node", node.name,
+                                  f"projectcalico.org/IPv4Address={node.internal_ip}/24")
+        found[node.name] = node.internal_ip
+    return found
+
+
+def test_calicoctl_bgppeer_and_node_labels(installed, tmp_path):
+    nodes = calico_nodes(installed)
+    first = sorted(nodes)[0]
+    definition = [{"apiVersion": "projectcalico.org/v3", "kind": "BGPPeer", "metadata": {"name": "rack-peer"},
+                   "spec": {"peerIP": "10.10.0.9", "asNumber": 64513, "nodeSelector": "rack == 'r1'"}}]
+    labels = [{"apiVersion": "projectcalico.org/v3", "kind": "Node",
+               "metadata": {"name": first, "labels": {"rack": "r1"}}}]
+    tasks = [calicoctl_task(installed, "peer", definition=definition),
+             calicoctl_task(installed, "labels", definition=labels, state="patched")]
+    run = run_playbook(tmp_path / "1", tasks)
+    assert run.returncode == 0, run.failure()
+    assert run.result("peer")["results"][0]["action"] == "created"
+    assert run.result("labels")["results"][0]["action"] == "updated"
+    node = json.loads(installed.calicoctl("get", "node", first, "-o", "json").stdout)
+    assert node["metadata"]["labels"]["rack"] == "r1"
+    assert node["spec"]["bgp"]["ipv4Address"] == f"{nodes[first]}/24"
+    peer = json.loads(installed.calicoctl("get", "bgppeer", "rack-peer", "-o", "json").stdout)
+    assert peer["spec"]["peerIP"] == "10.10.0.9"
+    again = run_playbook(tmp_path / "2", tasks)
+    assert again.returncode == 0 and again.changed_tasks() == [], again.changed_tasks()
+    cleanup = run_playbook(tmp_path / "3", [calicoctl_task(installed, "gone", definition=definition, state="absent")])
+    assert cleanup.returncode == 0, cleanup.failure()
+
+
+def test_calicoctl_refuses_an_ippool_the_operator_owns(installed, tmp_path):
+    """The Installation's calicoNetwork.ipPools are the operator's: the module refuses to write one
+    (check mode too); a pool the Installation does not name stays the module's to write."""
+    pools = "/apis/crd.projectcalico.org/v1/ippools"
+    before = installed.get(pools)["items"]
+    owned = [{"apiVersion": "projectcalico.org/v3", "kind": "IPPool", "metadata": {"name": "default-ipv4-ippool"},
+              "spec": {"cidr": "10.244.0.0/16", "ipipMode": "Never", "vxlanMode": "Always", "blockSize": 26}}]
+    for check in (False, True):
+        run = run_playbook(tmp_path / f"owned-{check}", [calicoctl_task(installed, "pool", definition=owned)],
+                           check=check)
+        assert run.returncode != 0
+        message = run.failure()
+        assert ("IPPool/default-ipv4-ippool (create): Installation default names it in "
+                "spec.calicoNetwork.ipPools[0].name 'default-ipv4-ippool'") in message, message
+        assert "nothing was written" in message and "re-run install.yml" in message
+    assert installed.get(pools)["items"] == before
+    other = [{"apiVersion": "projectcalico.org/v3", "kind": "IPPool", "metadata": {"name": "extra-pool"},
+              "spec": {"cidr": "10.250.0.0/16", "ipipMode": "Never", "vxlanMode": "Never", "blockSize": 26,
+                       "disabled": True}}]
+    run = run_playbook(tmp_path / "other", [calicoctl_task(installed, "pool", definition=other),
+                                            calicoctl_task(installed, "gone", definition=other, state="absent")])
+    assert run.returncode == 0, run.failure()
+    assert run.result("pool")["results"][0]["action"] == "created"
+
+
+def _nodes_and_peers(installed) -> dict:
+    nodes = installed.cluster.request("GET", "/api/v1/nodes")["items"]
+    found = {n["metadata"]["name"]: (n["metadata"].get("labels"), n["metadata"].get("annotations")) for n in nodes}
+    for plural in ("bgppeers", "bgpconfigurations"):
+        for item in installed.get(f"/apis/crd.projectcalico.org/v1/{plural}")["items"]:
+            found[f"{plural}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
+    return found
+
+
+TORS = {"tor-switch": "10.10.0.1", "tor-switch-b": "10.10.0.2"}  # tor-switch: the install's calico_bgp_peers
+
+
+def test_tor_to_rr_plan_in_check_mode(installed, bird_available, tmp_path):
+    """tor_to_rr.yml --check --diff on the operator install: 2 route reflector candidates, the two
+    TOR peers (the install's tor-switch and a second one, AS 64513, mesh off as the install set it).
+    The plan reads the Calico Nodes (the same Node resources on an operator install: the test writes
+    them for the kwok nodes as calico-node would) and the BGP resources. The reflectors' current
+    sessions are read from real BIRD 1.6 routers (a small lab: the two candidates and the two
+    switches, peered as in TOR mode); check mode shows every stage as a diff and writes nothing."""
+    from testbed.bgplab import BgpLab
+    names = sorted(n.name for n in installed.cluster.nodes)
+    reflectors, client = names[:2], names[2]
+    nodes = {name: f"10.10.0.{11 + i}" for i, name in enumerate(names)}
+    for name, address in nodes.items():  # what calico-node writes at start-up
+        installed.cluster.kubectl("annotate", "--overwrite", "node", name, f"projectcalico.org/IPv4Address={address}/24")
+    second = [{"apiVersion": "projectcalico.org/v3", "kind": "BGPPeer", "metadata": {"name": "tor-switch-b"},
+               "spec": {"peerIP": TORS["tor-switch-b"], "asNumber": 64513}}]
+    added = run_playbook(tmp_path / "peer", [calicoctl_task(installed, "peer", definition=second)])
+    assert added.returncode == 0, added.failure()
+    try:
+        with BgpLab(subnet="10.10.0.0/24") as lab:
+            for name, address in TORS.items():
+                lab.add_router(name.replace("-", ""), address, asn=64513, kind="tor")
+            for name in reflectors:
+                lab.add_router(name.replace("-", ""), nodes[name], asn=64512)
+            for name in TORS:
+                lab.set_peers(name.replace("-", ""), [{"name": r.replace("-", "")} for r in reflectors])
+            for name in reflectors:
+                lab.set_peers(name.replace("-", ""), [{"name": t.replace("-", "")} for t in TORS])
+            for name in reflectors:
+                lab.wait_established(name.replace("-", ""), list(TORS.values()))
+            sockets = {name: lab.socket_path(name.replace("-", "")) for name in reflectors}
+            hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                            "calico_route_reflector_bird_socket": sockets.get(name, str(tmp_path / "none.ctl"))}
+                     for name in names}
+            inventory = {"all": {
+                "hosts": {"localhost": {"ansible_connection": "local",
+                                        "ansible_python_interpreter": "{{ ansible_playbook_python }}"}},
+                "vars": {"calico_kubeconfig": str(installed.cluster.kubeconfig), "calico_context": "testbed",
+                         "calico_install_method": "operator", "calico_datastore": "kubernetes",
+                         "calico_route_reflector_cluster_id": CLUSTER_ID, "calico_route_reflector_become": False,
+                         "calico_route_reflector_gate_delay": 0.5, "calico_route_reflector_ready_timeout": 10,
+                         "calico_route_reflector_backup_dir": str(tmp_path / "backups")},
+                "children": {"k8s_cluster": {"hosts": hosts},
+                             "calico_rr": {"hosts": {name: {} for name in reflectors}}}}}
+            before = _nodes_and_peers(installed)
+            started = time.monotonic()
+            run = run_playbook_file(tmp_path, TOR_TO_RR, inventory=inventory, check=True, diff=True, name="rr-check")
+            print(f"\ntor_to_rr.yml --check on the operator install: {time.monotonic() - started:.1f}s")
+            assert run.returncode == 0, run.failure() or run.stdout[-3000:]
+            after = _nodes_and_peers(installed)
+    finally:
+        run_playbook(tmp_path / "unpeer", [calicoctl_task(installed, "gone", definition=second, state="absent")])
+    plan = run.result("k8snet.calico.calico_route_reflector : Compute the plan")
+    assert plan["changes"][:2] == [
+        f"make-reflectors: Node {reflectors[0]} gets routeReflectorClusterID {CLUSTER_ID} and label route-reflector=true",
+        f"make-reflectors: Node {reflectors[1]} gets routeReflectorClusterID {CLUSTER_ID} and label route-reflector=true"]
+    assert [c.split(":")[0] for c in plan["changes"][2:]] == ["add-peerings", "move-tor-peers", "move-tor-peers"], \
+        plan["changes"]
+    assert plan["gate"][client] == [nodes[r] for r in reflectors]
+    diffs = run.task_results("k8snet.calico.calico_route_reflector : Stage move-tor-peers (check mode) - the TOR "
+                             "peers scoped to the route reflectors")
+    assert diffs and diffs[0]["changed"], diffs
+    assert after == before, "check mode wrote to the datastore"
+    assert not (tmp_path / "backups").exists(), "check mode wrote a snapshot"
