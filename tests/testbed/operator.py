@@ -101,7 +101,7 @@ class OperatorStandIn:
 
     def _apply(self, path: str, body: dict) -> None:
         name = body["metadata"]["name"]
-        status, _ = self.cluster.request("PUT", f"{path}/{name}", body, raw=True)
+        status, _body = self.cluster.request("PUT", f"{path}/{name}", body, raw=True)
         if status == 404:
             self.cluster.request("POST", path, body)
 
@@ -114,8 +114,8 @@ class OperatorStandIn:
         if not port:
             self._delete(f"{path}/{name}")
             return
-        spec = {"selector": selector, "ports": [{"name": port_name, "port": port, "targetPort": port,
-                                                  "protocol": "TCP"}]}
+        ports = [{"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}]
+        spec = {"selector": selector, "ports": ports}
         if headless:
             spec["clusterIP"] = "None"
         status, current = self.cluster.request("GET", f"{path}/{name}", raw=True)
@@ -136,8 +136,8 @@ class OperatorStandIn:
         status, kcc = self.cluster.request("GET", KUBE_CONTROLLERS_CONFIG, raw=True)
         kcc_port = (kcc.get("spec") or {}).get("prometheusMetricsPort") if status == 200 else None
         if self.cluster.request("GET", f"/api/v1/namespaces/{CALICO_NS}", raw=True)[0] == 404:
-            self.cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                                 "metadata": {"name": CALICO_NS}})
+            self.cluster.request("POST", "/api/v1/namespaces",
+                                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CALICO_NS}})
         labels = {"k8s-app": "calico-node"}
         broken = version in self.broken
         prefix = "registry.test/kwok-stall/" if broken else registry

@@ -256,7 +256,7 @@ def scrape_configs(config):
     jobs = []
     for c in components(config):
         keep = {'source_labels': ['__meta_kubernetes_service_name', '__meta_kubernetes_endpoint_port_name'],
-                'regex': '%s;%s' % (re.escape(c['service']), re.escape(c['port_name'])), 'action': 'keep'}
+                'regex': '%s;%s' % (re.escape(c['service']), c['port_name']), 'action': 'keep'}
         jobs.append({'job_name': c['service'], 'scrape_interval': config['scrape_interval'],
                      'metrics_path': '/metrics',
                      'kubernetes_sd_configs': [{'role': 'endpoints',
