@@ -8,7 +8,18 @@ nodes), installed by install.yml as tests/integration/test_install_operator.py d
 fresh test cluster for install.yml --check --diff before any CRD exists.
 
 STAND-IN: nothing runs the Tigera operator's logic; ``testbed.operator.OperatorStandIn`` plays it
-(renders calico-system from the Installation, reports TigeraStatus and status.calicoVersion).
+(renders calico-system from the Installation, with the metrics env and Services as the operator's
+source does, reports TigeraStatus and status.calicoVersion, and re-renders when the Installation or
+KubeControllersConfiguration default changes). Everything else is real: kube-apiserver, the
+operator's CRDs, ansible-playbook, calicoctl, BIRD.
+
+Proves: install.yml --check --diff on a fresh cluster returns 0, says what it cannot dry-run and
+creates nothing; monitoring.yml with only calico_install_method operator works in calico-system,
+switches Felix/Typha metrics on through the Installation (never the operator's workloads), selects
+the operator's metrics Services instead of duplicating them, survives an install re-run, changes
+nothing on a second run, writes nothing in check mode, and absent restores only what it changed;
+the calicoctl module writes BGPPeers and Node labels and refuses an IPPool of the Installation;
+tor_to_rr.yml plans in check mode from the operator install's Nodes and writes nothing.
 """
 
 from __future__ import annotations
@@ -171,6 +182,7 @@ def installed(operator_cluster, testbed_bin, tmp_path_factory) -> Installed:
         "spec": {"controllers": {"node": {"reconcilerPeriod": "5m", "syncLabels": "Enabled"}},
                  "prometheusMetricsPort": 9094}}))
     operator.watch()
+    print(f"\ninstall.yml (operator method) on the test cluster: {took:.1f}s")
     bed = Installed(cluster, workdir, calicoctl, operator, took)
     bed.wait_for("render calico-kube-controllers-metrics",
                  lambda: bed.get(f"/api/v1/namespaces/{CALICO_NS}/services/calico-kube-controllers-metrics"))
@@ -276,6 +288,17 @@ def test_monitoring_present_on_the_operator_install(monitoring):
         assert monitor["spec"]["endpoints"][0]["port"] in [p["name"] for p in selected[0]["spec"]["ports"]]
     kcc = json.loads(installed.calicoctl("get", "kubecontrollersconfiguration", "default", "-o", "json").stdout)
     assert kcc["spec"]["prometheusMetricsPort"] == 9094 and PREVIOUS not in kcc["metadata"].get("annotations", {})
+
+
+def test_the_install_rerun_keeps_the_metrics_fields(monitoring):
+    """install.yml applies custom-resources.yaml server-side (field manager k8snet.calico), which does
+    not list nodeMetricsPort / typhaMetricsPort: a re-run of the install keeps what monitoring.yml set."""
+    installed = monitoring
+    run = run_playbook_file(installed.workdir, INSTALL, extra_vars=installed.vars(), name="install-again")
+    assert run.returncode == 0, run.failure()
+    assert run.stats["changed"] == 0, run.changed_tasks()
+    spec = installed.get(INSTALLATION)["spec"]
+    assert spec["nodeMetricsPort"] == 9091 and spec["typhaMetricsPort"] == 9093
 
 
 def test_monitoring_second_run_changes_nothing(monitoring):
