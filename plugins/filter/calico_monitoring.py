@@ -26,8 +26,12 @@ def _dashboards(config):
     return [dashboard for _name, dashboard in sorted(objects.dashboards(config).items())]
 
 
-def _metrics_patch(live, kind, fields, state='present'):
-    return objects.metrics_patch(kind, live or None, fields, state)
+def _metrics_patch(live, kind, fields, state='present', operator=False):
+    return objects.metrics_patch(kind, live or None, fields, state, operator=operator)
+
+
+def _installation_patch(live, fields, state='present'):
+    return objects.installation_patch(live or None, fields, state)
 
 
 def _typha_env(config, enabled=True):
@@ -42,6 +46,7 @@ WHAT = {
     'dashboards': _dashboards,
     'typha_env': _typha_env,
     'metrics_patch': _metrics_patch,
+    'installation_patch': _installation_patch,
     'grafana_payload': objects.grafana_payload,
     'grafana_differs': objects.grafana_differs,
     'references': objects.references,

@@ -8,18 +8,26 @@ the Installation and nobody reports status. ``OperatorStandIn`` plays the parts 
 the collection reads, as the operator does them (github.com/tigera/operator,
 pkg/controller/installation/core_controller.go and pkg/controller/status):
 
-- it renders the ``calico-system`` namespace with a ``calico-node`` DaemonSet and a
-  ``calico-kube-controllers`` Deployment on the release of the operator that runs (the release
+- it renders the ``calico-system`` namespace with a ``calico-node`` DaemonSet, a ``calico-typha``
+  and a ``calico-kube-controllers`` Deployment on the release of the operator that runs (the release
   whose upstream ``tigera-operator.yaml`` names the operator image of Deployment
   ``tigera-operator/tigera-operator``), with images under the Installation's ``spec.registry``;
 - it creates the IPPools of the Installation's ``calicoNetwork.ipPools`` that do not exist yet
   (``crd.projectcalico.org/v1``, as its IP pool controller does);
+- metrics as the operator renders them: the Installation's ``nodeMetricsPort`` / ``typhaMetricsPort``
+  become ``FELIX_PROMETHEUSMETRICS*`` / ``TYPHA_PROMETHEUSMETRICS*`` env and ``prometheus.io``
+  annotations (pkg/render/node.go, pkg/render/typha.go), ``typhaMetricsPort`` also Service
+  ``calico-typha-metrics``; KubeControllersConfiguration ``default`` ``prometheusMetricsPort`` (set,
+  not 0) Service ``calico-kube-controllers-metrics`` (pkg/render/kubecontrollers/kube-controllers.go,
+  pkg/controller/utils/utils.go); the Services are deleted again when the setting goes;
 - it reports TigeraStatus ``calico`` (conditions Available / Progressing / Degraded) and, only once
   everything is Available, ``status.calicoVersion`` of Installation ``default`` (the operator sets
   Variant and CalicoVersion together, after ``IsAvailable()``).
 
 ``watch()`` runs that in a thread: whenever the operator image changes (an install, an upgrade, a
-rollback) the stand-in reconciles the release of the new image, as a restarted operator would. A
+rollback) the stand-in reconciles the release of the new image, as a restarted operator would, and
+whenever the Installation's spec (its generation) or KubeControllersConfiguration ``default``
+changes, as the operator's watches do. A
 release listed in ``broken`` never becomes Available: its calico-node rolls out onto an image that
 kwok never marks Ready (``kwok-stall``) and TigeraStatus says Progressing, as the operator's status
 manager does for a DaemonSet that does not roll out.
@@ -37,6 +45,7 @@ OPERATOR_NS = "tigera-operator"
 CALICO_NS = "calico-system"
 INSTALLATION = "/apis/operator.tigera.io/v1/installations/default"
 TIGERASTATUS = "/apis/operator.tigera.io/v1/tigerastatuses"
+KUBE_CONTROLLERS_CONFIG = "/apis/crd.projectcalico.org/v1/kubecontrollersconfigurations/default"
 OPERATOR_DEPLOYMENT = f"/apis/apps/v1/namespaces/{OPERATOR_NS}/deployments/tigera-operator"
 
 
@@ -97,22 +106,70 @@ class OperatorStandIn:
         if self.cluster.request("PUT", f"{path}/{name}", body, raw=True)[0] == 404:
             self.cluster.request("POST", path, body)
 
-    def render(self, version: str, registry: str) -> None:
-        """calico-system with calico-node and calico-kube-controllers on ``version``."""
+    def _delete(self, path: str) -> None:
+        self.cluster.request("DELETE", path, raw=True)
+
+    def _metrics_service(self, name: str, labels: dict, selector: dict, port: int | None, port_name: str,
+                         headless: bool) -> None:
+        path = f"/api/v1/namespaces/{CALICO_NS}/services"
+        if not port:
+            self._delete(f"{path}/{name}")
+            return
+        ports = [{"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}]
+        spec = {"selector": selector, "ports": ports}
+        if headless:
+            spec["clusterIP"] = "None"
+        status, current = self.cluster.request("GET", f"{path}/{name}", raw=True)
+        body = {"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": CALICO_NS, "labels": labels}, "spec": spec}
+        if status == 200:
+            body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            body["spec"]["clusterIP"] = current["spec"].get("clusterIP")
+            self.cluster.request("PUT", f"{path}/{name}", body)
+        else:
+            self.cluster.request("POST", path, body)
+
+    def render(self, version: str, registry: str, spec: dict | None = None) -> None:
+        """calico-system with calico-node, calico-typha and calico-kube-controllers on ``version``,
+        with the metrics settings of the Installation ``spec`` and of KubeControllersConfiguration."""
+        spec = spec or {}
+        node_port, typha_port = spec.get("nodeMetricsPort"), spec.get("typhaMetricsPort")
+        status, kcc = self.cluster.request("GET", KUBE_CONTROLLERS_CONFIG, raw=True)
+        kcc_port = (kcc.get("spec") or {}).get("prometheusMetricsPort") if status == 200 else None
         if self.cluster.request("GET", f"/api/v1/namespaces/{CALICO_NS}", raw=True)[0] == 404:
             namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CALICO_NS}}
             self.cluster.request("POST", "/api/v1/namespaces", namespace)
         labels = {"k8s-app": "calico-node"}
         broken = version in self.broken
         prefix = "registry.test/kwok-stall/" if broken else registry
-        pod = {"tolerations": [{"operator": "Exists"}], "hostNetwork": True,
-               "containers": [{"name": "calico-node", "image": f"{prefix}calico/node:{version}"}]}
+        node = {"name": "calico-node", "image": f"{prefix}calico/node:{version}"}
+        annotations = {}
+        if node_port:
+            node["env"] = [{"name": "FELIX_PROMETHEUSMETRICSENABLED", "value": "true"},
+                           {"name": "FELIX_PROMETHEUSMETRICSPORT", "value": str(node_port)}]
+            annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": str(node_port)}
+        pod = {"tolerations": [{"operator": "Exists"}], "hostNetwork": True, "containers": [node]}
         self._apply(f"/apis/apps/v1/namespaces/{CALICO_NS}/daemonsets", {
             "apiVersion": "apps/v1", "kind": "DaemonSet",
             "metadata": {"name": "calico-node", "namespace": CALICO_NS, "labels": labels},
             "spec": {"selector": {"matchLabels": labels}, "updateStrategy": {"type": "RollingUpdate",
                                                                              "rollingUpdate": {"maxUnavailable": 3}},
-                     "template": {"metadata": {"labels": labels}, "spec": pod}}})
+                     "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod}}})
+        labels = {"k8s-app": "calico-typha"}
+        typha = {"name": "calico-typha", "image": f"{prefix}calico/typha:{version}"}
+        annotations = {}
+        if typha_port:
+            typha["env"] = [{"name": "TYPHA_PROMETHEUSMETRICSENABLED", "value": "true"},
+                            {"name": "TYPHA_PROMETHEUSMETRICSPORT", "value": str(typha_port)}]
+            annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": str(typha_port)}
+        self._apply(f"/apis/apps/v1/namespaces/{CALICO_NS}/deployments", {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "calico-typha", "namespace": CALICO_NS, "labels": labels},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": {
+                         "tolerations": [{"operator": "Exists"}], "hostNetwork": True, "containers": [typha]}}}})
+        self._metrics_service("calico-typha-metrics", {"k8s-app": "calico-typha-metrics"}, labels, typha_port,
+                              "calico-typha-metrics", headless=False)
         labels = {"k8s-app": "calico-kube-controllers"}
         self._apply(f"/apis/apps/v1/namespaces/{CALICO_NS}/deployments", {
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -122,6 +179,8 @@ class OperatorStandIn:
                          "tolerations": [{"operator": "Exists"}],
                          "containers": [{"name": "calico-kube-controllers",
                                          "image": f"{prefix}calico/kube-controllers:{version}"}]}}}})
+        self._metrics_service("calico-kube-controllers-metrics", labels, labels, kcc_port, "metrics-port",
+                              headless=True)
 
     def create_pools(self, installation: dict) -> None:
         """The IPPools of calicoNetwork.ipPools that do not exist (the operator leaves others alone)."""
@@ -144,7 +203,7 @@ class OperatorStandIn:
         installation = self.cluster.request("GET", INSTALLATION)
         self.tigerastatus("calico", available=False, progressing="Waiting for calico-node to roll out")
         self.create_pools(installation)
-        self.render(version, installation["spec"].get("registry") or "quay.io/")
+        self.render(version, installation["spec"].get("registry") or "quay.io/", installation["spec"])
         self.reconciled.append(version)
         if version in self.broken:
             self.tigerastatus("calico", available=False, progressing=(
@@ -165,14 +224,23 @@ class OperatorStandIn:
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         return self.releases.get(image.rsplit(":", 1)[-1])
 
+    def _inputs(self) -> tuple:
+        """What the operator watches besides its image: the Installation's spec (its generation)
+        and KubeControllersConfiguration default."""
+        installation = self.cluster.request("GET", INSTALLATION, raw=True)[1]
+        status, kcc = self.cluster.request("GET", KUBE_CONTROLLERS_CONFIG, raw=True)
+        return (installation.get("metadata", {}).get("generation"),
+                kcc["metadata"]["resourceVersion"] if status == 200 else None)
+
     def _loop(self) -> None:
         done = None
         while not self._stop.wait(0.5):
             try:
                 release = self.running_release()
-                if release and release != done:
+                if release and (release, self._inputs()) != done:
+                    inputs = self._inputs()
                     self.reconcile(release)
-                    done = release
+                    done = (release, inputs)
             except Exception as exc:  # noqa: BLE001 - reported by stop()
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 time.sleep(1)

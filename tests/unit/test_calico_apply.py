@@ -128,3 +128,29 @@ def test_prune_deletes_last_and_only_managed():
     assert [(r["name"], r["action"]) for r in results] == [("kept", "unchanged"), ("new", "created"), ("old", "deleted")]
     assert ("BGPPeer", "by-hand") in store.data
     assert store.data[("BGPPeer", "new")][0]["metadata"]["labels"][MANAGED_BY_LABEL] == "k8snet.calico"
+
+
+def pool(name, cidr):
+    return {"apiVersion": "projectcalico.org/v3", "kind": "IPPool", "metadata": {"name": name},
+            "spec": {"cidr": cidr, "ipipMode": "Never", "vxlanMode": "Never", "blockSize": 26}}
+
+
+class OperatorStore(MemoryStore):
+    """A kubernetes store on a cluster whose Installation default names one pool."""
+
+    def operator_pools(self):
+        return {"default-ipv4-ippool": 0}
+
+
+def test_a_pool_of_the_operators_installation_is_refused_before_any_write():
+    store = OperatorStore()
+    for check_mode in (False, True):
+        with pytest.raises(ApplyError) as refused:
+            Runner(store, check_mode=check_mode).run([peer("a"), pool("default-ipv4-ippool", "10.244.0.0/16")])
+        assert ("IPPool/default-ipv4-ippool (create): Installation default names it in "
+                "spec.calicoNetwork.ipPools[0].name 'default-ipv4-ippool'") in str(refused.value)
+        assert "nothing was written" in str(refused.value)
+    assert store.writes == []
+    # Another pool, and a store without the operator's Installation, are written as before.
+    assert Runner(store).run([pool("extra", "10.250.0.0/16")])[0]["action"] == "created"
+    assert Runner(MemoryStore()).run([pool("default-ipv4-ippool", "10.244.0.0/16")])[0]["action"] == "created"

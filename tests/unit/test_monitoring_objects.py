@@ -195,3 +195,55 @@ def test_references():
     assert refs[0] == {'apiVersion': 'v1', 'kind': 'Service',
                        'metadata': {'name': 'calico-felix-metrics', 'namespace': 'kube-system'}}
     assert [(r['kind'], r['metadata']['name']) for r in refs] == [(o['kind'], o['metadata']['name']) for o in found]
+
+
+# -- calico_install_method operator (what tigera/operator renders: pkg/render/typha.go,
+# pkg/render/kubecontrollers/kube-controllers.go, pkg/controller/utils/utils.go) --------------
+
+def test_operator_objects_select_the_operators_services():
+    found = by_kind(objects.build_objects(config(operator=True, calico_namespace='calico-system')))
+    # Only Felix's Service is the collection's: the operator makes Typha's and kube-controllers'.
+    assert [s['metadata']['name'] for s in found['Service']] == ['calico-felix-metrics']
+    monitors = dict((m['metadata']['name'], m['spec']) for m in found['ServiceMonitor'])
+    assert sorted(monitors) == ['calico-felix-metrics', 'calico-kube-controllers-metrics', 'calico-typha-metrics']
+    assert monitors['calico-typha-metrics']['selector'] == {'matchLabels': {'k8s-app': 'calico-typha-metrics'}}
+    assert monitors['calico-typha-metrics']['endpoints'][0]['port'] == 'calico-typha-metrics'
+    assert monitors['calico-kube-controllers-metrics']['selector'] == {
+        'matchLabels': {'k8s-app': 'calico-kube-controllers'}}
+    assert monitors['calico-kube-controllers-metrics']['endpoints'][0]['port'] == 'metrics-port'
+    assert 'jobLabel' not in monitors['calico-typha-metrics']  # job: the Service's name, as the rules expect
+    assert monitors['calico-felix-metrics']['selector']['matchLabels']['app.kubernetes.io/name'] == 'calico-felix-metrics'
+    for spec in monitors.values():
+        assert spec['namespaceSelector'] == {'matchNames': ['calico-system']}
+    jobs = objects.scrape_configs(config(operator=True, calico_namespace='calico-system'))['scrape_configs']
+    assert [j['relabel_configs'][0]['regex'] for j in jobs] == [
+        'calico\\-felix\\-metrics;http-metrics', 'calico\\-typha\\-metrics;calico-typha-metrics',
+        'calico\\-kube\\-controllers\\-metrics;metrics-port']
+
+
+def test_operator_kube_controllers_unset_port_means_no_metrics():
+    live = {'metadata': {'name': 'default'}, 'spec': {'controllers': {}}}
+    fields = {'prometheusMetricsPort': 9094}
+    assert objects.metrics_patch('KubeControllersConfiguration', live, fields)['action'] == 'none'
+    plan = objects.metrics_patch('KubeControllersConfiguration', live, fields, operator=True)
+    assert plan['action'] == 'write' and plan['definition']['spec'] == fields
+
+
+def test_installation_patch_on_again_and_back():
+    fields = {'nodeMetricsPort': 9091, 'typhaMetricsPort': 9093}
+    live = {'metadata': {'name': 'default'}, 'spec': {'registry': 'r/', 'typhaMetricsPort': 9093}}
+    plan = objects.installation_patch(live, fields)
+    assert plan['action'] == 'write'
+    assert plan['definition']['spec'] == fields
+    record = plan['definition']['metadata']['annotations'][objects.PREVIOUS_ANNOTATION]
+    assert json.loads(record) == {'nodeMetricsPort': None, 'typhaMetricsPort': 9093}
+    now = {'metadata': {'name': 'default', 'annotations': {objects.PREVIOUS_ANNOTATION: record}},
+           'spec': dict(live['spec'], **fields)}
+    assert objects.installation_patch(now, fields)['action'] == 'none'
+    back = objects.installation_patch(now, {'nodeMetricsPort': None, 'typhaMetricsPort': None}, state='absent')
+    assert back['definition']['spec'] == {'nodeMetricsPort': None, 'typhaMetricsPort': 9093}
+    assert back['definition']['metadata']['annotations'] == {objects.PREVIOUS_ANNOTATION: None}
+    untouched = objects.installation_patch(live, {'nodeMetricsPort': None}, state='absent')
+    assert untouched['action'] == 'none'
+    with pytest.raises(objects.MonitoringError, match='Installation default'):
+        objects.installation_patch(None, fields)

@@ -87,11 +87,29 @@ class Runner(object):
             plan.append((kind, resource, entry, compare.changes(entry[0] if entry else None, resource, state)))
         if prune and managed_by:
             plan.extend(self._prune_plan(desired, live, managed_by))
+        self._refuse_operator_pools(plan)
         ordered = [step for step in plan if step[3].action != 'delete'] + [step for step in plan if step[3].action == 'delete']
         results = []
         for kind, resource, entry, change in ordered:
             results.append(self._execute(kind, resource, entry, change, state, results))
         return results
+
+    def _refuse_operator_pools(self, plan):
+        """On an operator-installed cluster the IPPools of the Installation are the operator's:
+        refuse to write one (before anything is written, check mode too)."""
+        pools = [step for step in plan if step[0].name == 'IPPool' and step[3].action != 'none']
+        owned = self.store.operator_pools() if pools and hasattr(self.store, 'operator_pools') else {}
+        refused = []
+        for _kind, resource, _entry, change in pools:
+            name = resource['metadata']['name']
+            if name in owned:
+                refused.append("IPPool/%s (%s): Installation default names it in spec.calicoNetwork.ipPools[%d].name "
+                               "'%s'" % (name, change.action, owned[name], name))
+        if refused:
+            raise ApplyError('refused, nothing was written: %s. The Tigera operator creates and reconciles these '
+                             'pools from the Installation (calico_install_method operator), so a write here would '
+                             'fight it: change calico_ip_pools / calico_encapsulation and re-run install.yml '
+                             'instead.' % '; '.join(refused), [])
 
     @staticmethod
     def _label(resource, managed_by):

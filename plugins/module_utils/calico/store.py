@@ -19,7 +19,7 @@ import uuid
 
 from ansible_collections.k8snet.calico.plugins.module_utils.calico import storage
 from ansible_collections.k8snet.calico.plugins.module_utils.calico.kinds import CRD_GROUP, CRD_VERSION
-from ansible_collections.k8snet.calico.plugins.module_utils.datastore.errors import NotFound
+from ansible_collections.k8snet.calico.plugins.module_utils.datastore.errors import Forbidden, NotFound
 
 V3_GROUP = 'projectcalico.org'
 V3_VERSION = 'v3'
@@ -54,6 +54,18 @@ class KubernetesStore(object):
         self.api = api
         self._v3_plurals = None
         self._raw = {}  # (kind, name) -> the object as read, for updates that keep its other fields
+
+    def operator_pools(self):
+        """{pool name: index} of the IPPools the Tigera operator owns: those named in
+        ``spec.calicoNetwork.ipPools`` of its Installation ``default`` ({} without one, without the
+        operator's CRD, or without the right to read it). The operator creates and reconciles them
+        from the Installation."""
+        try:
+            installation = self.client.get('operator.tigera.io', 'v1', 'installations', 'default')
+        except (NotFound, Forbidden):
+            return {}
+        pools = ((installation.get('spec') or {}).get('calicoNetwork') or {}).get('ipPools') or []
+        return dict((pool.get('name'), index) for index, pool in enumerate(pools) if pool.get('name'))
 
     def _served_v3(self):
         """Plurals that a Calico API server serves in projectcalico.org/v3 (one discovery request)."""

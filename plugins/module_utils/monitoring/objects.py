@@ -8,7 +8,17 @@ the prometheus-operator ServiceMonitors, the PrometheusRule and the dashboard Co
 one labelled as made by the collection (MANAGED_LABELS), in the order they are applied.
 ``scrape_configs(config)`` is the same scraping for a Prometheus without the operator.
 ``metrics_patch(...)`` plans the change of FelixConfiguration / KubeControllersConfiguration
-``default`` that turns metrics on (recording what it replaced) or restores what was there.
+``default`` that turns metrics on (recording what it replaced) or restores what was there;
+``installation_patch(...)`` does the same for the Installation ``default`` of the Tigera operator.
+
+With ``config['operator']`` (calico_install_method operator) the objects follow what the operator
+renders (github.com/tigera/operator): Felix and Typha metrics are switched on through the
+Installation's ``nodeMetricsPort`` / ``typhaMetricsPort`` (pkg/render/node.go, pkg/render/typha.go
+turn them into the env of calico-node and calico-typha); the operator creates the Services
+``calico-typha-metrics`` (pkg/render/typha.go) and ``calico-kube-controllers-metrics`` (from
+KubeControllersConfiguration ``prometheusMetricsPort``, pkg/render/kubecontrollers/kube-controllers.go)
+itself, so the ServiceMonitors select those; only Felix's Service is the collection's (the
+operator's ``calico-node-metrics`` Service is rendered only by its Enterprise variant).
 
 ``config`` holds the inventory values by short name (``felix_metrics_port`` for
 ``calico_monitoring_felix_metrics_port``); ``validate(config)`` reports every bad value at once,
@@ -53,8 +63,20 @@ class MonitoringError(ValueError):
         self.errors = errors
 
 
+# The metrics Services the Tigera operator renders in calico-system: {component: (the labels that
+# select the Service, the name of its port)}. typha: pkg/render/typha.go typhaPrometheusService();
+# kube-controllers: pkg/render/kubecontrollers/kube-controllers.go prometheusService().
+OPERATOR_SERVICES = {
+    'typha': ({'k8s-app': 'calico-typha-metrics'}, 'calico-typha-metrics'),
+    'kube-controllers': ({'k8s-app': 'calico-kube-controllers'}, 'metrics-port'),
+}
+
+
 def components(config):
-    """The components scraped: Felix, Typha (when config['typha']) and kube-controllers."""
+    """The components scraped: Felix, Typha (when config['typha']) and kube-controllers.
+
+    ``owner`` is who makes the metrics Service: the collection, or (config['operator']) the
+    operator; ``match`` the labels a ServiceMonitor selects it by, ``port_name`` its port."""
     found = [{'name': 'felix', 'service': 'calico-felix-metrics', 'selector': {'k8s-app': 'calico-node'},
               'port': int(config['felix_metrics_port'])}]
     if config.get('typha'):
@@ -63,6 +85,13 @@ def components(config):
     found.append({'name': 'kube-controllers', 'service': 'calico-kube-controllers-metrics',
                   'selector': {'k8s-app': 'calico-kube-controllers'},
                   'port': int(config['kube_controllers_metrics_port'])})
+    for c in found:
+        if config.get('operator') and c['name'] in OPERATOR_SERVICES:
+            match, port_name = OPERATOR_SERVICES[c['name']]
+            c.update(owner='operator', match=dict(match), port_name=port_name)
+        else:
+            c.update(owner='collection', port_name=PORT_NAME,
+                     match={'app.kubernetes.io/name': c['service'], 'app.kubernetes.io/managed-by': 'k8snet.calico'})
     return found
 
 
@@ -130,7 +159,7 @@ def services(config):
                           'labels': _labels({'app.kubernetes.io/name': c['service']})},
              'spec': {'clusterIP': 'None', 'selector': dict(c['selector']),
                       'ports': [{'name': PORT_NAME, 'port': c['port'], 'targetPort': c['port'], 'protocol': 'TCP'}]}}
-            for c in components(config)]
+            for c in components(config) if c['owner'] == 'collection']
 
 
 def _relabel_node(style):
@@ -140,17 +169,22 @@ def _relabel_node(style):
 
 
 def service_monitors(config):
+    """One ServiceMonitor per component, selecting its Service (the collection's, or the
+    operator's by the labels the operator gives it); the job is the Service's name either way."""
     _check(config)
-    return [{'apiVersion': 'monitoring.coreos.com/v1', 'kind': 'ServiceMonitor',
-             'metadata': {'name': c['service'], 'namespace': config['namespace'],
-                          'labels': _labels(config.get('servicemonitor_labels'))},
-             'spec': {'jobLabel': 'app.kubernetes.io/name',
-                      'selector': {'matchLabels': {'app.kubernetes.io/name': c['service'],
-                                                   'app.kubernetes.io/managed-by': 'k8snet.calico'}},
-                      'namespaceSelector': {'matchNames': [config['calico_namespace']]},
-                      'endpoints': [{'port': PORT_NAME, 'interval': config['scrape_interval'], 'path': '/metrics',
-                                     'relabelings': _relabel_node('operator')}]}}
-            for c in components(config)]
+    monitors = []
+    for c in components(config):
+        spec = {'selector': {'matchLabels': dict(c['match'])},
+                'namespaceSelector': {'matchNames': [config['calico_namespace']]},
+                'endpoints': [{'port': c['port_name'], 'interval': config['scrape_interval'], 'path': '/metrics',
+                               'relabelings': _relabel_node('operator')}]}
+        if c['owner'] == 'collection':
+            spec = dict(jobLabel='app.kubernetes.io/name', **spec)
+        monitors.append({'apiVersion': 'monitoring.coreos.com/v1', 'kind': 'ServiceMonitor',
+                         'metadata': {'name': c['service'], 'namespace': config['namespace'],
+                                      'labels': _labels(config.get('servicemonitor_labels'))},
+                         'spec': spec})
+    return monitors
 
 
 def rule_groups(config):
@@ -222,7 +256,7 @@ def scrape_configs(config):
     jobs = []
     for c in components(config):
         keep = {'source_labels': ['__meta_kubernetes_service_name', '__meta_kubernetes_endpoint_port_name'],
-                'regex': '%s;%s' % (re.escape(c['service']), PORT_NAME), 'action': 'keep'}
+                'regex': '%s;%s' % (re.escape(c['service']), c['port_name']), 'action': 'keep'}
         jobs.append({'job_name': c['service'], 'scrape_interval': config['scrape_interval'],
                      'metrics_path': '/metrics',
                      'kubernetes_sd_configs': [{'role': 'endpoints',
@@ -245,7 +279,16 @@ def typha_env(config, enabled=True):
     return deployment
 
 
-def metrics_patch(kind, live, fields, state='present'):
+# With the operator, an unset KubeControllersConfiguration prometheusMetricsPort means no metrics
+# Service: the operator reads the field and renders calico-kube-controllers-metrics only when it is
+# set and not 0 (pkg/controller/utils/utils.go GetKubeControllerMetricsPort).
+OPERATOR_METRICS_DEFAULTS = {
+    'FelixConfiguration': METRICS_DEFAULTS['FelixConfiguration'],
+    'KubeControllersConfiguration': {'prometheusMetricsPort': None},
+}
+
+
+def metrics_patch(kind, live, fields, state='present', operator=False):
     """How to turn metrics on (``state`` present) or back (absent) in ``kind`` ``default``.
 
     ``live`` is the resource as read (None when missing), ``fields`` the spec fields metrics need.
@@ -254,7 +297,7 @@ def metrics_patch(kind, live, fields, state='present'):
     previous values of every field are recorded once in PREVIOUS_ANNOTATION. Back: only when that
     record exists, the recorded values are restored (null removes the field) and the record removed.
     """
-    defaults = METRICS_DEFAULTS[kind]
+    defaults = (OPERATOR_METRICS_DEFAULTS if operator else METRICS_DEFAULTS)[kind]
     spec = (live or {}).get('spec') or {}
     annotations = ((live or {}).get('metadata') or {}).get('annotations') or {}
     record = annotations.get(PREVIOUS_ANNOTATION)
@@ -296,6 +339,51 @@ def metrics_patch(kind, live, fields, state='present'):
     return {'action': 'write', 'state': 'patched',
             'definition': _resource(kind, dict(fields), {PREVIOUS_ANNOTATION: record}),
             'message': '%s default: %s' % (kind, json.dumps(fields, sort_keys=True))}
+
+
+def installation_patch(live, fields, state='present'):
+    """How to turn metrics on (``state`` present) or back (absent) in the operator's Installation
+    ``default`` (``live``, as read; None when missing), through ``fields`` such as
+    {'nodeMetricsPort': 9091, 'typhaMetricsPort': 9093} (unset: metrics off).
+
+    Returns {'action': 'write'|'none', 'definition': a JSON merge patch of the Installation,
+    'message': ...}; the values replaced are recorded once in PREVIOUS_ANNOTATION, and state absent
+    restores exactly those (null removes the field) and drops the record."""
+    if live is None:
+        raise MonitoringError(['calico_install_method: operator, but the Installation default '
+                               '(operator.tigera.io/v1) does not exist on the cluster: install Calico with '
+                               'install.yml first, or set calico_install_method to manifest'])
+    spec = live.get('spec') or {}
+    annotations = (live.get('metadata') or {}).get('annotations') or {}
+    record = annotations.get(PREVIOUS_ANNOTATION)
+    if state == 'absent':
+        if record is None:
+            return {'action': 'none', 'definition': None,
+                    'message': 'Installation default: metrics were not turned on by k8snet.calico; left as they are'}
+        try:
+            previous = json.loads(record)
+        except ValueError:
+            previous = None
+        if not isinstance(previous, dict):
+            raise MonitoringError(['Installation default: annotation %s is not the JSON this collection writes: %r'
+                                   % (PREVIOUS_ANNOTATION, record)])
+        restore = dict((name, previous.get(name)) for name in sorted(set(previous) | set(fields)))
+        return {'action': 'write', 'definition': _installation(restore, {PREVIOUS_ANNOTATION: None}),
+                'message': 'Installation default: metrics settings restored to %s' % json.dumps(previous, sort_keys=True)}
+    if state != 'present':
+        raise ValueError('unknown state %r' % state)
+    if all(spec.get(name) == value for name, value in fields.items()):
+        return {'action': 'none', 'definition': None, 'message': 'Installation default: metrics already on as asked'}
+    if record is None:
+        record = json.dumps(dict((name, spec.get(name)) for name in sorted(fields)), sort_keys=True)
+    return {'action': 'write', 'definition': _installation(dict(fields), {PREVIOUS_ANNOTATION: record}),
+            'message': 'Installation default: %s (the operator rolls calico-node / calico-typha with the new env)'
+                       % json.dumps(fields, sort_keys=True)}
+
+
+def _installation(spec, annotations):
+    return {'apiVersion': 'operator.tigera.io/v1', 'kind': 'Installation',
+            'metadata': {'name': 'default', 'annotations': annotations}, 'spec': spec}
 
 
 def _resource(kind, spec, annotations):
