@@ -8,7 +8,7 @@ Installation passes the real CRD validation; controllers; kwok nodes that mark t
 Ready), one for this module.
 
 STAND-IN: nothing here runs the Tigera operator's logic (kwok only marks its pod Ready). The test
-plays the operator with ``testbed.operator.OperatorStandIn``: once install.yml has applied the
+plays the operator with ``testbed.operator_standin.OperatorStandIn``: once install.yml has applied the
 Installation, it renders calico-system, reports TigeraStatus ``calico`` Available and the
 Installation's ``status.calicoVersion``; the test checks that install.yml waited for them, and that it
 fails naming the components when one is Degraded or missing.
@@ -33,7 +33,7 @@ import yaml
 
 from conftest import Calicoctl, calico_releases, cluster_inventory, missing_component, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
-from testbed.operator import OperatorStandIn
+from testbed.operator_standin import OperatorStandIn
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 

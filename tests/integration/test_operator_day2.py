@@ -7,7 +7,7 @@ One test cluster for the module (real kube-apiserver with the upstream operator 
 nodes), installed by install.yml as tests/integration/test_install_operator.py does; a second,
 fresh test cluster for install.yml --check --diff before any CRD exists.
 
-STAND-IN: nothing runs the Tigera operator's logic; ``testbed.operator.OperatorStandIn`` plays it
+STAND-IN: nothing runs the Tigera operator's logic; ``testbed.operator_standin.OperatorStandIn`` plays it
 (renders calico-system from the Installation, with the metrics env and Services as the operator's
 source does, reports TigeraStatus and status.calicoVersion, and re-renders when the Installation or
 KubeControllersConfiguration default changes). Everything else is real: kube-apiserver, the
@@ -35,7 +35,7 @@ import yaml
 from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
 from playbook import REPO_ROOT, run_playbook, run_playbook_file
 from test_install_operator import inventory_vars
-from testbed.operator import OperatorStandIn
+from testbed.operator_standin import OperatorStandIn
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 

@@ -4,7 +4,7 @@
 """playbooks/upgrade.yml with calico_install_method operator, v3.30.7 -> v3.31.7 (upstream's
 operator files as file:// URLs), on a test cluster of this module's own.
 
-STAND-IN: ``testbed.operator.OperatorStandIn`` plays the Tigera operator (nothing runs its logic
+STAND-IN: ``testbed.operator_standin.OperatorStandIn`` plays the Tigera operator (nothing runs its logic
 here): whenever the operator image of Deployment tigera-operator changes, it renders calico-system
 for that image's release and reports TigeraStatus and the Installation's status.calicoVersion. A
 release marked broken never becomes Available (its calico-node stalls, TigeraStatus Progressing).
@@ -26,7 +26,7 @@ import yaml
 
 from conftest import Calicoctl, UpgradeBed, calico_releases, missing_component, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
-from testbed.operator import CALICO_NS, INSTALLATION, OPERATOR_DEPLOYMENT, OPERATOR_NS, OperatorStandIn
+from testbed.operator_standin import CALICO_NS, INSTALLATION, OPERATOR_DEPLOYMENT, OPERATOR_NS, OperatorStandIn
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 
