@@ -6,6 +6,7 @@ reason, so a developer without Go or BIRD still runs the fast tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -60,6 +61,18 @@ def cluster_inventory(workdir: Path, kubeconfig: Path, version: str = "v3.31.7",
     }
     variables.update(overrides)
     return variables
+
+
+@contextlib.contextmanager
+def own_cluster(tmp_path_factory, name: str, *releases: str):
+    """A test cluster of a test module's own (it rewrites cluster-wide objects), once the Calico
+    release files the module needs are known to be in the test data (missing: fail in CI)."""
+    from testbed.cluster import TestCluster
+    for release in releases:
+        if release not in calico_releases():
+            missing_component(f"Calico {release} release files in {upstream_dir()}")
+    with TestCluster(tmp_path_factory.mktemp(name)) as running:
+        yield running
 
 
 class UpgradeBed:

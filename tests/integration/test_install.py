@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Calicoctl, calico_releases, cluster_inventory, missing_component, upstream_dir
+from conftest import Calicoctl, cluster_inventory, own_cluster, upstream_dir
 from playbook import LOCAL_INVENTORY, REPO_ROOT, run_playbook, run_playbook_file
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
@@ -125,10 +125,7 @@ class Installed:
 @pytest.fixture(scope="module")
 def install_cluster(testbed_bin, tmp_path_factory):
     """A cluster of this module's own (3 kwok nodes): the install rewrites kube-system."""
-    from testbed.cluster import TestCluster
-    if RELEASE not in calico_releases():
-        missing_component(f"Calico {RELEASE} release files in {upstream_dir()}")
-    with TestCluster(tmp_path_factory.mktemp("install-cluster")) as running:
+    with own_cluster(tmp_path_factory, "install-cluster", RELEASE) as running:
         yield running
 
 

@@ -31,18 +31,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Calicoctl, calico_releases, cluster_inventory, missing_component, upstream_dir
+from conftest import Calicoctl, cluster_inventory, own_cluster, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
-from testbed.operator_standin import OperatorStandIn
+from testbed.operator_standin import INSTALLATION, OPERATOR_NS, OperatorStandIn
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 
 INSTALL = REPO_ROOT / "playbooks" / "install.yml"
 RELEASE = "v3.31.7"
 POD_CIDR = "10.244.0.0/16"
-OPERATOR_NS = "tigera-operator"
-INSTALLATION = "/apis/operator.tigera.io/v1/installations/default"
-TIGERASTATUS = "/apis/operator.tigera.io/v1/tigerastatuses"
 
 
 def inventory_vars(workdir: Path, kubeconfig: Path, **overrides) -> dict:
@@ -76,10 +73,7 @@ class Installed:
 
 @pytest.fixture(scope="module")
 def operator_cluster(testbed_bin, tmp_path_factory):
-    from testbed.cluster import TestCluster
-    if RELEASE not in calico_releases():
-        missing_component(f"Calico {RELEASE} release files in {upstream_dir()}")
-    with TestCluster(tmp_path_factory.mktemp("operator-cluster")) as running:
+    with own_cluster(tmp_path_factory, "operator-cluster", RELEASE) as running:
         yield running
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
+from conftest import Calicoctl, own_cluster, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
 from testbed.cluster import operator_crd
 
@@ -112,10 +112,7 @@ def wait_established(cluster):
 
 @pytest.fixture(scope="module")
 def bed(testbed_bin, tmp_path_factory) -> Bed:
-    from testbed.cluster import TestCluster
-    if RELEASE not in calico_releases():
-        missing_component(f"Calico {RELEASE} release files in {upstream_dir()}")
-    with TestCluster(tmp_path_factory.mktemp("monitoring-cluster")) as cluster:
+    with own_cluster(tmp_path_factory, "monitoring-cluster", RELEASE) as cluster:
         workdir = tmp_path_factory.mktemp("monitoring")
         manifest = upstream_dir() / "calico" / RELEASE / "calico-typha.yaml"
         cluster.kubectl("apply", "--server-side", "--field-manager", "k8snet.calico", "--force-conflicts",

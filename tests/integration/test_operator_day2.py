@@ -25,23 +25,25 @@ tor_to_rr.yml plans in check mode from the operator install's Nodes and writes n
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import Calicoctl, calico_releases, missing_component, upstream_dir
+from conftest import Calicoctl, cluster_inventory, own_cluster, upstream_dir
 from playbook import REPO_ROOT, run_playbook, run_playbook_file
-from test_install_operator import inventory_vars
-from testbed.operator_standin import OperatorStandIn
+from testbed.operator_standin import CALICO_NS, INSTALLATION, OperatorStandIn
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
 
 INSTALL = REPO_ROOT / "playbooks" / "install.yml"
 RELEASE = "v3.31.7"
-INSTALLATION = "/apis/operator.tigera.io/v1/installations/default"
+
+
+def inventory_vars(workdir: Path, kubeconfig: Path, **overrides) -> dict:
+    """The test cluster's inventory with the operator method."""
+    return cluster_inventory(workdir, kubeconfig, RELEASE, **{"calico_install_method": "operator", **overrides})
 
 
 def cluster_objects(cluster) -> dict:
@@ -78,10 +80,7 @@ def settled_objects(cluster, timeout: float = 60) -> dict:
 
 @pytest.fixture(scope="module")
 def fresh_cluster(testbed_bin, tmp_path_factory):
-    from testbed.cluster import TestCluster
-    if RELEASE not in calico_releases():
-        missing_component(f"Calico {RELEASE} release files in {upstream_dir()}")
-    with TestCluster(tmp_path_factory.mktemp("fresh-cluster")) as running:
+    with own_cluster(tmp_path_factory, "fresh-cluster", RELEASE) as running:
         yield running
 
 
@@ -114,7 +113,6 @@ def test_install_check_diff_on_a_fresh_cluster_writes_nothing(fresh_cluster, tmp
 # -- the operator install ----------------------------------------------------------------------
 
 MONITORING = REPO_ROOT / "playbooks" / "monitoring.yml"
-CALICO_NS = "calico-system"
 MON_NS = "monitoring"
 MANAGED = "app.kubernetes.io/managed-by=k8snet.calico,app.kubernetes.io/part-of=calico-monitoring"
 PREVIOUS = "k8snet.calico/monitoring-previous"
@@ -144,34 +142,20 @@ class Installed:
 
 @pytest.fixture(scope="module")
 def operator_cluster(testbed_bin, tmp_path_factory):
-    from testbed.cluster import TestCluster
-    if RELEASE not in calico_releases():
-        missing_component(f"Calico {RELEASE} release files in {upstream_dir()}")
-    with TestCluster(tmp_path_factory.mktemp("operator-day2-cluster")) as running:
+    with own_cluster(tmp_path_factory, "operator-day2-cluster", RELEASE) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def installed(operator_cluster, testbed_bin, tmp_path_factory) -> Installed:
-    """install.yml (operator method) in a thread while the stand-in plays the operator, as in
-    test_install_operator.py; then the stand-in keeps watching the Installation and
-    KubeControllersConfiguration default, as the operator does."""
+    """install.yml (operator method) while the stand-in plays the operator (watching, as in
+    test_upgrade_operator.py): it renders calico-system for the operator image, and again whenever
+    the Installation or KubeControllersConfiguration default changes, as the operator does."""
     cluster = operator_cluster
     workdir = tmp_path_factory.mktemp("operator-day2")
-    runs = []
+    operator = OperatorStandIn(cluster, upstream_dir() / "calico").watch()
     started = time.monotonic()
-    thread = threading.Thread(target=lambda: runs.append(run_playbook_file(
-        workdir, INSTALL, extra_vars=inventory_vars(workdir, cluster.kubeconfig), name="install")))
-    thread.start()
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and thread.is_alive():
-        if cluster.request("GET", INSTALLATION, raw=True)[0] == 200:
-            break
-        time.sleep(0.5)
-    operator = OperatorStandIn(cluster, upstream_dir() / "calico")
-    operator.reconcile(RELEASE)
-    thread.join(300)
-    [run] = runs
+    run = run_playbook_file(workdir, INSTALL, extra_vars=inventory_vars(workdir, cluster.kubeconfig), name="install")
     assert run.returncode == 0, run.failure() or run.stdout[-3000:] + run.stderr[-3000:]
     took = time.monotonic() - started
     calicoctl = Calicoctl(testbed_bin / "calicoctl", {"DATASTORE_TYPE": "kubernetes",
@@ -181,7 +165,6 @@ def installed(operator_cluster, testbed_bin, tmp_path_factory) -> Installed:
         "apiVersion": "projectcalico.org/v3", "kind": "KubeControllersConfiguration", "metadata": {"name": "default"},
         "spec": {"controllers": {"node": {"reconcilerPeriod": "5m", "syncLabels": "Enabled"}},
                  "prometheusMetricsPort": 9094}}))
-    operator.watch()
     print(f"\ninstall.yml (operator method) on the test cluster: {took:.1f}s")
     bed = Installed(cluster, workdir, calicoctl, operator, took)
     bed.wait_for("render calico-kube-controllers-metrics",

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Calicoctl, UpgradeBed, calico_releases, missing_component, upstream_dir
+from conftest import Calicoctl, UpgradeBed, own_cluster, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
 
 pytestmark = [pytest.mark.playbook, pytest.mark.cluster]
@@ -181,11 +181,7 @@ class Cluster(UpgradeBed):
 @pytest.fixture(scope="module")
 def upgrade_cluster(testbed_bin, tmp_path_factory):
     """A cluster of this module's own (3 kwok nodes)."""
-    from testbed.cluster import TestCluster
-    for release in (OLD, NEW):
-        if release not in calico_releases():
-            missing_component(f"Calico {release} release files in {upstream_dir()}")
-    with TestCluster(tmp_path_factory.mktemp("upgrade-cluster")) as running:
+    with own_cluster(tmp_path_factory, "upgrade-cluster", OLD, NEW) as running:
         yield running
 
 

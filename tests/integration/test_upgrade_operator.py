@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Calicoctl, UpgradeBed, calico_releases, missing_component, upstream_dir
+from conftest import Calicoctl, UpgradeBed, own_cluster, upstream_dir
 from playbook import REPO_ROOT, run_playbook_file
 from testbed.operator_standin import CALICO_NS, INSTALLATION, OPERATOR_DEPLOYMENT, OPERATOR_NS, OperatorStandIn
 
@@ -88,11 +88,7 @@ class Cluster(UpgradeBed):
 def calico(testbed_bin, tmp_path_factory):
     """Calico v3.30.7 installed by install.yml through the operator (the stand-in watching), and a
     BGPPeer made by hand."""
-    from testbed.cluster import TestCluster
-    for release in (OLD, NEW):
-        if release not in calico_releases():
-            missing_component(f"Calico {release} release files in {upstream_dir()}")
-    with TestCluster(tmp_path_factory.mktemp("operator-upgrade-cluster")) as cluster:
+    with own_cluster(tmp_path_factory, "operator-upgrade-cluster", OLD, NEW) as cluster:
         operator = OperatorStandIn(cluster, upstream_dir() / "calico").watch()
         try:
             workdir = tmp_path_factory.mktemp("operator-upgrade")

@@ -67,6 +67,16 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def _metrics(container: dict, prefix: str, port: int | None) -> dict:
+    """With ``port``: the operator's metrics env on ``container`` (<PREFIX>_PROMETHEUSMETRICS*) and
+    the pod annotations it adds; without: none."""
+    if not port:
+        return {}
+    container["env"] = [{"name": f"{prefix}_PROMETHEUSMETRICSENABLED", "value": "true"},
+                        {"name": f"{prefix}_PROMETHEUSMETRICSPORT", "value": str(port)}]
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port)}
+
+
 class OperatorStandIn:
     def __init__(self, cluster, upstream_calico: Path, broken: set[str] | None = None):
         self.cluster = cluster
@@ -143,11 +153,7 @@ class OperatorStandIn:
         broken = version in self.broken
         prefix = "registry.test/kwok-stall/" if broken else registry
         node = {"name": "calico-node", "image": f"{prefix}calico/node:{version}"}
-        annotations = {}
-        if node_port:
-            node["env"] = [{"name": "FELIX_PROMETHEUSMETRICSENABLED", "value": "true"},
-                           {"name": "FELIX_PROMETHEUSMETRICSPORT", "value": str(node_port)}]
-            annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": str(node_port)}
+        annotations = _metrics(node, "FELIX", node_port)
         pod = {"tolerations": [{"operator": "Exists"}], "hostNetwork": True, "containers": [node]}
         self._apply(f"/apis/apps/v1/namespaces/{CALICO_NS}/daemonsets", {
             "apiVersion": "apps/v1", "kind": "DaemonSet",
@@ -157,11 +163,7 @@ class OperatorStandIn:
                      "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod}}})
         labels = {"k8s-app": "calico-typha"}
         typha = {"name": "calico-typha", "image": f"{prefix}calico/typha:{version}"}
-        annotations = {}
-        if typha_port:
-            typha["env"] = [{"name": "TYPHA_PROMETHEUSMETRICSENABLED", "value": "true"},
-                            {"name": "TYPHA_PROMETHEUSMETRICSPORT", "value": str(typha_port)}]
-            annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": str(typha_port)}
+        annotations = _metrics(typha, "TYPHA", typha_port)
         self._apply(f"/apis/apps/v1/namespaces/{CALICO_NS}/deployments", {
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "calico-typha", "namespace": CALICO_NS, "labels": labels},

@@ -297,32 +297,11 @@ def metrics_patch(kind, live, fields, state='present', operator=False):
     previous values of every field are recorded once in PREVIOUS_ANNOTATION. Back: only when that
     record exists, the recorded values are restored (null removes the field) and the record removed.
     """
-    defaults = (OPERATOR_METRICS_DEFAULTS if operator else METRICS_DEFAULTS)[kind]
-    spec = (live or {}).get('spec') or {}
-    annotations = ((live or {}).get('metadata') or {}).get('annotations') or {}
-    record = annotations.get(PREVIOUS_ANNOTATION)
-
-    def effective(values):
-        return dict((name, defaults.get(name) if values.get(name) is None else values.get(name)) for name in fields)
-
-    if state == 'absent':
-        if live is None or record is None:
-            return {'action': 'none', 'state': 'patched', 'definition': None,
-                    'message': '%s default: metrics were not turned on by k8snet.calico; left as they are' % kind}
-        try:
-            previous = json.loads(record)
-        except ValueError:
-            previous = None
-        if not isinstance(previous, dict):
-            raise MonitoringError(['%s default: annotation %s is not the JSON this collection writes: %r'
-                                   % (kind, PREVIOUS_ANNOTATION, record)])
-        restore = dict((name, previous.get(name)) for name in sorted(set(previous) | set(fields)))
-        return {'action': 'write', 'state': 'patched',
-                'definition': _resource(kind, restore, {PREVIOUS_ANNOTATION: None}),
-                'message': '%s default: metrics settings restored to %s' % (kind, json.dumps(previous, sort_keys=True))}
-    if state != 'present':
-        raise ValueError('unknown state %r' % state)
-    if live is None:
+    label = '%s default' % kind
+    if live is None and state == 'absent':
+        return {'action': 'none', 'state': 'patched', 'definition': None,
+                'message': '%s: metrics were not turned on by k8snet.calico; left as they are' % label}
+    if live is None and state == 'present':
         if kind == 'KubeControllersConfiguration':
             return {'action': 'none', 'state': 'patched', 'definition': None,
                     'message': 'KubeControllersConfiguration default does not exist yet (calico-kube-controllers '
@@ -330,15 +309,11 @@ def metrics_patch(kind, live, fields, state='present', operator=False):
         previous = dict((name, None) for name in sorted(fields))
         return {'action': 'write', 'state': 'present',
                 'definition': _resource(kind, dict(fields), {PREVIOUS_ANNOTATION: json.dumps(previous, sort_keys=True)}),
-                'message': '%s default created with %s' % (kind, json.dumps(fields, sort_keys=True))}
-    if effective(spec) == effective(fields):
-        return {'action': 'none', 'state': 'patched', 'definition': None,
-                'message': '%s default: metrics already on as asked' % kind}
-    if record is None:
-        record = json.dumps(dict((name, spec.get(name)) for name in sorted(fields)), sort_keys=True)
-    return {'action': 'write', 'state': 'patched',
-            'definition': _resource(kind, dict(fields), {PREVIOUS_ANNOTATION: record}),
-            'message': '%s default: %s' % (kind, json.dumps(fields, sort_keys=True))}
+                'message': '%s created with %s' % (label, json.dumps(fields, sort_keys=True))}
+    plan = _recorded_patch(label, live, fields, state, lambda spec, notes: _resource(kind, spec, notes),
+                           (OPERATOR_METRICS_DEFAULTS if operator else METRICS_DEFAULTS)[kind])
+    plan['state'] = 'patched'
+    return plan
 
 
 def installation_patch(live, fields, state='present'):
@@ -353,32 +328,43 @@ def installation_patch(live, fields, state='present'):
         raise MonitoringError(['calico_install_method: operator, but the Installation default '
                                '(operator.tigera.io/v1) does not exist on the cluster: install Calico with '
                                'install.yml first, or set calico_install_method to manifest'])
+    return _recorded_patch('Installation default', live, fields, state, _installation, {},
+                           ' (the operator rolls calico-node / calico-typha with the new env)')
+
+
+def _recorded_patch(label, live, fields, state, build, defaults, note=''):
+    """The plan of metrics_patch and installation_patch for a resource ``live`` that exists:
+    on, write ``fields`` unless their effective values (missing = ``defaults``) are already those,
+    recording the values replaced once in PREVIOUS_ANNOTATION; back, restore the record and drop
+    it. ``build(spec, annotations)`` makes the definition written."""
     spec = live.get('spec') or {}
-    annotations = (live.get('metadata') or {}).get('annotations') or {}
-    record = annotations.get(PREVIOUS_ANNOTATION)
+    record = ((live.get('metadata') or {}).get('annotations') or {}).get(PREVIOUS_ANNOTATION)
     if state == 'absent':
         if record is None:
             return {'action': 'none', 'definition': None,
-                    'message': 'Installation default: metrics were not turned on by k8snet.calico; left as they are'}
+                    'message': '%s: metrics were not turned on by k8snet.calico; left as they are' % label}
         try:
             previous = json.loads(record)
         except ValueError:
             previous = None
         if not isinstance(previous, dict):
-            raise MonitoringError(['Installation default: annotation %s is not the JSON this collection writes: %r'
-                                   % (PREVIOUS_ANNOTATION, record)])
+            raise MonitoringError(['%s: annotation %s is not the JSON this collection writes: %r'
+                                   % (label, PREVIOUS_ANNOTATION, record)])
         restore = dict((name, previous.get(name)) for name in sorted(set(previous) | set(fields)))
-        return {'action': 'write', 'definition': _installation(restore, {PREVIOUS_ANNOTATION: None}),
-                'message': 'Installation default: metrics settings restored to %s' % json.dumps(previous, sort_keys=True)}
+        return {'action': 'write', 'definition': build(restore, {PREVIOUS_ANNOTATION: None}),
+                'message': '%s: metrics settings restored to %s' % (label, json.dumps(previous, sort_keys=True))}
     if state != 'present':
         raise ValueError('unknown state %r' % state)
-    if all(spec.get(name) == value for name, value in fields.items()):
-        return {'action': 'none', 'definition': None, 'message': 'Installation default: metrics already on as asked'}
+
+    def effective(values):
+        return dict((name, defaults.get(name) if values.get(name) is None else values.get(name)) for name in fields)
+
+    if effective(spec) == effective(fields):
+        return {'action': 'none', 'definition': None, 'message': '%s: metrics already on as asked' % label}
     if record is None:
         record = json.dumps(dict((name, spec.get(name)) for name in sorted(fields)), sort_keys=True)
-    return {'action': 'write', 'definition': _installation(dict(fields), {PREVIOUS_ANNOTATION: record}),
-            'message': 'Installation default: %s (the operator rolls calico-node / calico-typha with the new env)'
-                       % json.dumps(fields, sort_keys=True)}
+    return {'action': 'write', 'definition': build(dict(fields), {PREVIOUS_ANNOTATION: record}),
+            'message': '%s: %s%s' % (label, json.dumps(fields, sort_keys=True), note)}
 
 
 def _installation(spec, annotations):
